@@ -1,0 +1,1 @@
+"""The NormCode grammar files (shipped in the wheel as the package ``ncdc.grammar``)."""

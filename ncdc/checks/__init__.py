@@ -1,0 +1,1 @@
+"""Rule families, one module each. Every rule reports through a ``Reporter`` with a stable code."""

@@ -1,0 +1,126 @@
+"""``ncdc`` command line: argv → calls → exit code. Thin by design; heavy modules are imported per command so
+that ``ncdc --version`` stays fast.
+
+Exit status (CHECKS.md §1.2): 0 no error, 1 errors (or warnings with -W), 2 usage error, unreadable or missing
+path, or internal error (one line on stderr, never a traceback).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
+FORMATS = ("text", "full", "json", "sarif", "github")
+
+
+def _parser():
+    import argparse
+
+    from ncdc import __version__
+
+    parser = argparse.ArgumentParser(prog="ncdc", description="The NormCode compiler: check and compile .ncd plans.")
+    parser.add_argument("--version", action="version", version=f"ncdc {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    check = commands.add_parser("check", help="check plans and report diagnostics")
+    check.add_argument("paths", nargs="+", metavar="PATH", help='a .ncd file, a directory (searched recursively), or "-" (stdin)')
+    _diagnostic_options(check)
+    check.add_argument("--stdin-filename", metavar="NAME", help='path to print for input read from "-"')
+
+    parse = commands.add_parser("parse", help="parse one plan and print its IR (for debugging and tests)")
+    parse.add_argument("path", metavar="PLAN", help='a .ncd file or "-"')
+    parse.add_argument("--json", action="store_true", help="print the IR (with spans and flow indices) as JSON")
+    parse.add_argument("--stdin-filename", metavar="NAME", help='path to print for input read from "-"')
+    return parser
+
+
+def _diagnostic_options(parser) -> None:
+    parser.add_argument("--format", choices=FORMATS, default="text", help="output format (default: text)")
+    parser.add_argument("--select", action="append", default=[], metavar="CODES", help="report only these codes or prefixes (comma-separated, repeatable)")
+    parser.add_argument("--ignore", action="append", default=[], metavar="CODES", help="never report these codes or prefixes (applied after --select)")
+    parser.add_argument("-W", "--warnings-as-errors", action="store_true", help="reported warnings make the exit status 1")
+    parser.add_argument("--show-info", action="store_true", help="show info diagnostics in text, full and github output")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)  # exits 2 on usage errors
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    from ncdc.errors import NcdcError
+
+    try:
+        if args.command == "check":
+            return _check(args)
+        if args.command == "parse":
+            return _parse(args)
+    except NcdcError as error:
+        print(f"ncdc: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("ncdc: interrupted", file=sys.stderr)
+        return 130
+    except Exception as error:  # an internal error must still be one clear line, never a traceback
+        print(f"ncdc: internal error: {type(error).__name__}: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    return EXIT_USAGE  # pragma: no cover - argparse restricts commands
+
+
+def _codes(values: list[str]) -> list[str]:
+    from ncdc.errors import UsageError
+    from ncdc.rules import is_known_code_or_prefix
+
+    codes = [code.strip() for value in values for code in value.split(",") if code.strip()]
+    for code in codes:
+        if not is_known_code_or_prefix(code):
+            raise UsageError(f"unknown code or prefix {code!r} (codes look like NCD301; prefixes like NCD3)")
+    return codes
+
+
+def _check(args) -> int:
+    from ncdc.checker import CheckOptions, check
+    from ncdc.inputs import collect_inputs
+    from ncdc.report import render, summary_line
+    from ncdc.severity import Severity
+
+    options = CheckOptions(select=_codes(args.select), ignore=_codes(args.ignore))
+    inputs = collect_inputs(args.paths, args.stdin_filename)
+    diagnostics = []
+    sources: dict[str, list[str]] = {}
+    for path, data in inputs:
+        result = check(data, path, options)
+        diagnostics.extend(result.diagnostics)
+        sources[path] = list(result.plan.source_lines)
+    output = render(args.format, diagnostics, sources, args.show_info)
+    if output:
+        sys.stdout.write(output)
+    print(summary_line(diagnostics), file=sys.stderr)
+    if any(d.severity is Severity.ERROR for d in diagnostics):
+        return EXIT_FINDINGS
+    if args.warnings_as_errors and any(d.severity is Severity.WARNING for d in diagnostics):
+        return EXIT_FINDINGS
+    return EXIT_OK
+
+
+def _parse(args) -> int:
+    import json
+
+    from ncdc.checker import check
+    from ncdc.inputs import collect_inputs
+    from ncdc.ir_json import plan_data, to_data
+    from ncdc.report import render
+    from ncdc.severity import Severity
+
+    ((path, data),) = collect_inputs([args.path], args.stdin_filename, single=True)
+    result = check(data, path)
+    if args.json:
+        document = plan_data(result.plan)
+        document["diagnostics"] = [to_data(d) | {"severity": d.severity.value} for d in result.diagnostics]
+        sys.stdout.write(json.dumps(document, ensure_ascii=False, indent=1) + "\n")
+    else:
+        for line in result.plan.lines:
+            sys.stdout.write(f"{line.flow_index:<16} {'    ' * line.depth}{line.marker.value} {line.payload}\n")
+        sys.stderr.write(render("text", result.diagnostics, {}, True))
+    return EXIT_FINDINGS if any(d.severity is Severity.ERROR for d in result.diagnostics) else EXIT_OK

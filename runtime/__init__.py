@@ -1,0 +1,1 @@
+"""ncd-run — the NormCode runtime (not implemented yet)."""
