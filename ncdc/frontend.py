@@ -42,13 +42,14 @@ def parse_plan(data: bytes | str, path: str = "<plan>") -> ParseResult:
             node=nodes[i],
             annotations=tuple(raw.annotations),
             comments=tuple(raw.comments),
-            description=raw.description,
+            tail_description=raw.tail_description,
             parent=parents[i],
             children=children[i],
             flow_index=indices[i],
             heads_only_index=heads[i],
             span=raw.span,
             payload_span=raw.payload_span,
+            source="\n".join(pre.source_lines[raw.number - 1 : raw.end_line]),
         )
         for i, raw in enumerate(pre.lines)
     )

@@ -381,8 +381,8 @@ class Annotation:
     sigil: str  # "%" or "?"
     key: str
     value: str
-    line: int  # the physical line the segment starts on
-    in_tail: bool  # written on the concept line itself rather than on an annotation line
+    line: int = field(compare=False)  # the physical line the segment starts on (layout, not content)
+    in_tail: bool = False  # written on the concept line itself rather than on an annotation line
     span: Span = _span()
     value_span: Span = _span()
 
@@ -410,22 +410,30 @@ class ConceptLine:
     index: int  # position among the plan's concept lines
     marker: Marker
     depth: int
-    indent: int  # leading columns (recovery-adjusted depth is ``depth``)
-    payload: str  # the main part, marker removed, trimmed
-    node: Payload | None  # None when the payload failed to parse (the line stays in the tree)
-    annotations: tuple[Annotation, ...]
-    comments: tuple[Comment, ...]
-    description: str | None
-    parent: int | None
-    children: tuple[int, ...]
-    flow_index: str
-    heads_only_index: str | None
+    indent: int = field(compare=False)  # leading whitespace characters (layout; the structure is ``depth``)
+    payload: str = ""  # the main part, marker removed, trimmed
+    node: Payload | None = None  # None when the payload failed to parse (the line stays in the tree)
+    annotations: tuple[Annotation, ...] = ()
+    comments: tuple[Comment, ...] = ()
+    tail_description: str | None = None  # a ``/:`` description written on the concept line itself
+    parent: int | None = None
+    children: tuple[int, ...] = ()
+    flow_index: str = ""
+    heads_only_index: str | None = None
     span: Span = _span()
     payload_span: Span = _span()
+    source: str = field(default="", compare=False, repr=False)  # the physical line(s), marker included
 
     @property
     def line(self) -> int:
         return self.span.line
+
+    @property
+    def description(self) -> str | None:
+        """The tail ``/:`` text, else the first attached ``/:`` comment line (LANGUAGE.md §1.5)."""
+        if self.tail_description is not None:
+            return self.tail_description
+        return next((c.text for c in self.comments if c.kind is CommentKind.DESCRIPTION), None)
 
     @property
     def is_head(self) -> bool:

@@ -85,7 +85,7 @@ class RawLine:
     legacy_tail: bool = False
     annotations: list[Annotation] = field(default_factory=list)
     comments: list[Comment] = field(default_factory=list)
-    description: str | None = None
+    tail_description: str | None = None
 
     @property
     def span(self) -> Span:
@@ -245,8 +245,6 @@ def prepass(text: str, reporter: Reporter) -> PrePass:
             if owner is not None:
                 body = stripped[len(comment_kind.value) :].strip()
                 owner.comments.append(Comment(comment_kind, body, Span(number, column, number, len(raw) + 1)))
-                if comment_kind is CommentKind.DESCRIPTION and owner.description is None:
-                    owner.description = body
             continue
         if stripped.startswith("|"):
             annotation_owner = _annotation_owner(lines, width)
@@ -374,8 +372,7 @@ def _concept_line(
                     )
                 continue
             line.annotations.append(_annotation(segment, number, main_end, True))
-        if tail.description is not None and line.description is None:
-            line.description = tail.description
+        line.tail_description = tail.description
     return line
 
 
@@ -454,6 +451,6 @@ def _annotation_line(
             help="indent the annotation deeper than the concept line it belongs to",
         )
     owner.annotations.extend(annotations)
-    if tail.description is not None and owner.description is None:
-        owner.description = tail.description
+    if tail.description is not None:
+        owner.comments.append(Comment(CommentKind.DESCRIPTION, tail.description, Span(number, count + 1, number, len(raw) + 1)))
     return False

@@ -1,0 +1,25 @@
+"""Shared test helpers: where the conformance corpus lives, and a one-call checker."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+PROJECT = Path(__file__).resolve().parents[1]
+CORPUS = PROJECT.parent / "shared" / "corpus"
+EXAMPLES = PROJECT / "examples"
+
+
+@pytest.fixture(scope="session")
+def corpus() -> Path:
+    if not (CORPUS / "MANIFEST.md").is_file():
+        pytest.skip(f"the conformance corpus is not present at {CORPUS} (it lives beside the checkout in CI)")
+    return CORPUS
+
+
+def codes_at(text: str) -> list[tuple[int, str]]:
+    """(line, code) of every reported diagnostic of ``text``."""
+    from ncdc.checker import check
+
+    return [(d.line, d.code) for d in check(text, "plan.ncd").diagnostics]
