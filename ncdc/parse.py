@@ -223,6 +223,8 @@ class PayloadParser:
             argument = text[a_start:a_end]
             if form is ArgForm.ANGLE:
                 items = self._angle_items(argument, a_start)
+            elif op_token.value == "$%" and op.value == "%>":
+                items = (self.face_value(argument[1:-1].strip(), a_start + 1),)
             else:
                 items = self._items(argument[1:-1], a_start + 1, form)
             modifiers.append(
@@ -342,6 +344,17 @@ class PayloadParser:
             return self._concept(tree, text, offset)
         if _INTEGER.match(text):
             return IntegerItem(text, int(text), span)
+        ok, value = parse_json(text)
+        if ok:
+            return JsonValue(text, value, span)
+        return AxisName(text, span)
+
+    def face_value(self, text: str, offset: int) -> Item:
+        """A ``$%`` face value (LANGUAGE.md §4.4): perceptual sign, else JSON value, else bare string."""
+        span = self.span(offset, offset + len(text))
+        match = SIGN.match(text)
+        if match:
+            return Sign(text, match.group("norm"), match.group("id"), match.group("signifier"), span)
         ok, value = parse_json(text)
         if ok:
             return JsonValue(text, value, span)
