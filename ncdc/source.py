@@ -195,6 +195,9 @@ def prepass(text: str, reporter: Reporter) -> PrePass:
     header_annotations: list[Annotation] = []
     base_depth: int | None = None
     previous_annotation_owner: RawLine | None = None  # owner of the annotation line just above, if any
+    # Concept lines that can still own an annotation: strictly increasing widths, nearest last. A line hides
+    # every earlier line at least as wide, so owner look-ups cost the depth, not the file length.
+    owners: list[RawLine] = []
     previous_was_annotation = False
     number = 0
     total = len(source_lines)
@@ -233,6 +236,9 @@ def prepass(text: str, reporter: Reporter) -> PrePass:
                 depth = lines[-1].depth + 1
             line.depth = depth
             lines.append(line)
+            while owners and owners[-1].width >= line.width:
+                owners.pop()
+            owners.append(line)
             number = line.end_line
             continue
         column = count + 1
@@ -247,7 +253,7 @@ def prepass(text: str, reporter: Reporter) -> PrePass:
                 owner.comments.append(Comment(comment_kind, body, Span(number, column, number, len(raw) + 1)))
             continue
         if stripped.startswith("|"):
-            annotation_owner = _annotation_owner(lines, width)
+            annotation_owner = _annotation_owner(owners, width)
             is_continuation = _annotation_line(
                 raw,
                 number,
@@ -388,9 +394,9 @@ def _annotation(segment: Segment, number: int, offset: int, in_tail: bool) -> An
     )
 
 
-def _annotation_owner(lines: list[RawLine], width: int) -> RawLine | None:
+def _annotation_owner(owners: list[RawLine], width: int) -> RawLine | None:
     """The nearest preceding concept line indented strictly less than the annotation (LANGUAGE.md §1.5)."""
-    for line in reversed(lines):
+    for line in reversed(owners):
         if line.width < width:
             return line
     return None
