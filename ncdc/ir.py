@@ -155,12 +155,15 @@ class ConceptRef:
 
         return literal_value(self) if self.kind is ConceptKind.OBJECT else None
 
-    @property
-    def canonical_name(self) -> str:
-        """Identity of the concept (LANGUAGE.md §3.3 steps 1-4)."""
-        versions = "".join(s.text for s in self.suffixes if isinstance(s, LoopVersion))
-        ident = "".join(s.text for s in self.suffixes if isinstance(s, IdentificationMarker))
-        return self.core + versions + ident
+    canonical_name: str = field(init=False, compare=False, repr=False, default="")
+
+    def __post_init__(self) -> None:
+        # Identity of the concept (LANGUAGE.md §3.3 steps 1-4), computed once: it is read on every lookup.
+        name = self.core
+        if self.suffixes:
+            name += "".join(s.text for s in self.suffixes if isinstance(s, LoopVersion))
+            name += "".join(s.text for s in self.suffixes if isinstance(s, IdentificationMarker))
+        object.__setattr__(self, "canonical_name", name)
 
     def suffixes_of(self, kind: type) -> tuple:
         return tuple(s for s in self.suffixes if isinstance(s, kind))

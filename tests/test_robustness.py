@@ -308,7 +308,7 @@ def test_seed_plans_are_handled(seed: Path) -> None:
 
 
 @settings(
-    max_examples=300,
+    max_examples=400,  # ~12 s on a 2-core machine; the whole file stays well under 40 s
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.large_base_example],
 )
@@ -352,6 +352,4 @@ def test_nasty_file_in_subprocess(name: str, tmp_path: Path) -> None:
     assert proc.returncode in (0, 1), f"exit status {proc.returncode}; stderr: {stderr[-2000:]}"
     assert "Traceback" not in stderr, stderr[-2000:]
     assert "internal error" not in stderr, stderr[-2000:]
-    document = json.loads(proc.stdout.decode("utf-8"))
     check_json_document(proc.stdout.decode("utf-8"), proc.returncode, str(path), NASTY_FILES[name])
-    assert isinstance(document["diagnostics"], list)

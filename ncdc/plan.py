@@ -1,0 +1,476 @@
+"""IR → the plan model: inferences, concepts, producers, loops, gates and the dependency graph.
+
+This is the one model every later stage uses (checks, emit, schedule, the runtime's loader). It follows
+LANGUAGE.md §5 (inference structure) and REPOSITORY_FORMAT.md §2-§4 (what each inference reads and writes).
+Lines whose payload failed to parse stay out of the model's names; an inference that touches one is marked
+``complete=False`` so that rules skip it (CHECKS.md §1.5: one mistake, one diagnostic).
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+from ncdc.annotation_keys import PERCEPTION_KEYS, is_literal_key
+from ncdc.ir import (
+    ConceptKind,
+    ConceptLine,
+    ConceptRef,
+    CommentKind,
+    ElementDeclaration,
+    LoopVersion,
+    Marker,
+    Operator,
+    Plan,
+    Semantic,
+)
+
+if TYPE_CHECKING:
+    import networkx
+
+SEQUENCE_OF_FAMILY = {
+    "imperative": "imperative_in_composition",
+    "judgement": "judgement_in_composition",
+    "assigning": "assigning",
+    "grouping": "grouping",
+    "timing": "timing",
+    "looping": "looping",
+}
+
+
+def flow_key(index: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in index.split("."))
+
+
+def functional_text(line: ConceptLine) -> str | None:
+    """Canonical name of a functional concept (LANGUAGE.md §3.3): the payload, braced assertion unbraced."""
+    node = line.node
+    if isinstance(node, Semantic):
+        norm = "{" + node.norm + "}" if node.norm is not None else ""
+        assertion = node.assertion_gap + node.assertion.canonical_text if node.assertion else ""
+        return f"{node.agent.text}{norm}({node.body}){assertion}"
+    if isinstance(node, Operator):
+        return line.payload
+    return None
+
+
+@dataclass(slots=True)
+class Use:
+    """A concept read by an inference, through the line that names it."""
+
+    name: str
+    line: ConceptLine
+    role: str  # "value" | "context"
+    concept: ConceptRef
+
+
+@dataclass(frozen=True, slots=True)
+class Edge:
+    """Why one inference waits for another: the concept read (None for a support edge) and the reading line."""
+
+    concept: str | None
+    line: int
+
+
+@dataclass(slots=True)
+class LoopInfo:
+    """What a ``*.`` loop declares (LANGUAGE.md §4.3, §5.1 rule 3; REPOSITORY_FORMAT.md §3.3 looping)."""
+
+    operator_line: ConceptLine  # the ``*.`` line; the loop body inference has its index
+    index: int
+    base: ConceptRef | None
+    result: ConceptRef | None
+    element: ConceptRef | None  # the ``%:`` operand
+    element_lines: list[ConceptLine]  # ``<*`` siblings declaring an element of the base
+    carried_lines: list[ConceptLine]  # ``<* X*-N`` / ``<* {x}<$(X)*-N>`` siblings
+    element_name: str | None = None  # as the body spells it (CurrentLoopBaseConcept)
+    carried: dict[str, tuple[str, int, str | None]] = field(default_factory=dict)  # X -> (X*-N, N, X*0 or None)
+
+
+@dataclass(slots=True)
+class Inference:
+    flow_index: str
+    kind: str  # "ordinary" | "gate" | "loop_body"
+    sequence: str
+    cti: str
+    cti_line: ConceptLine  # the line whose flow index the inference has
+    function_line: ConceptLine
+    function: str
+    values: list[Use]
+    contexts: list[Use]
+    complete: bool  # False when a line it needs failed to parse
+    loop: LoopInfo | None = None
+    enclosing_loops: list["Inference"] = field(default_factory=list)  # outermost first
+    gated_by: "Inference | None" = None
+
+    @property
+    def key(self) -> tuple[int, ...]:
+        return flow_key(self.flow_index)
+
+    @property
+    def source_line(self) -> int:
+        return self.cti_line.line
+
+    @property
+    def functional(self):
+        return self.function_line.node
+
+
+class PlanModel:
+    """Inferences and concepts of a plan, with producer/consumer indexes and the dependency graph."""
+
+    def __init__(self, plan: Plan, failed: frozenset[int] = frozenset()) -> None:
+        self.plan = plan
+        self.failed = failed
+        self.inferences: list[Inference] = []
+        self.by_index: dict[str, Inference] = {}
+        self.producers: dict[str, list[Inference]] = {}  # value concept -> ordinary inferences producing it
+        self.loop_provided: dict[str, list[Inference]] = {}  # element / carried name -> looping inferences
+        self.lines_naming: dict[str, list[ConceptLine]] = {}  # value concept -> lines naming it, file order
+        self.function_lines: dict[str, list[ConceptLine]] = {}  # functional text -> its <= lines
+        self._build()
+
+    # ------------------------------------------------------------------ construction
+
+    def _build(self) -> None:
+        lines = self.plan.lines
+        for line in lines:
+            concept = line.concept
+            if concept is not None:
+                self.lines_naming.setdefault(concept.canonical_name, []).append(line)
+            elif line.marker is Marker.FUNCTION:
+                text = functional_text(line)
+                if text is not None:
+                    self.function_lines.setdefault(text, []).append(line)
+        for line in lines:
+            if not line.children:
+                continue
+            first = lines[line.children[0]]
+            if first.marker is not Marker.FUNCTION:
+                continue
+            if line.marker is not Marker.FUNCTION:
+                self._ordinary(line, first)
+            elif _is_timing(first):
+                self._gate(line, first)
+            elif isinstance(line.node, Operator) and line.node.op == "*.":
+                self._loop_body(line, first)
+        self.inferences.sort(key=lambda inference: inference.key)
+        self._keys = [inference.key for inference in self.inferences]
+        for inference in self.inferences:
+            self.by_index[inference.flow_index] = inference
+        self._link_loops_and_gates()
+
+    def _children(self, line: ConceptLine, marker: Marker) -> list[ConceptLine]:
+        return [self.plan.lines[i] for i in line.children if self.plan.lines[i].marker is marker]
+
+    def _uses(self, lines: list[ConceptLine], role: str) -> tuple[list[Use], bool]:
+        uses: list[Use] = []
+        seen: set[str] = set()
+        complete = True
+        for line in lines:
+            concept = line.concept
+            if concept is None:
+                complete = False
+                continue
+            name = concept.canonical_name
+            if name not in seen:
+                seen.add(name)
+                uses.append(Use(name, line, role, concept))
+        return uses, complete
+
+    def _ordinary(self, line: ConceptLine, function: ConceptLine) -> None:
+        concept = line.concept
+        text = functional_text(function)
+        node = function.node
+        if _is_timing(function):
+            return  # NCD207: a timing line cannot be the function of a value concept
+        values, values_ok = self._uses(self._children(line, Marker.VALUE), "value")
+        contexts, contexts_ok = self._uses(self._children(line, Marker.CONTEXT), "context")
+        complete = concept is not None and text is not None and values_ok and contexts_ok
+        family = node.family if isinstance(node, (Semantic, Operator)) else "imperative"
+        loop = None
+        if isinstance(node, Operator) and node.op == "*.":
+            loop = self._loop_info(line, function, node)
+        inference = Inference(
+            line.flow_index,
+            "ordinary",
+            SEQUENCE_OF_FAMILY[family],
+            concept.canonical_name if concept is not None else line.payload,
+            line,
+            function,
+            text or function.payload,
+            values,
+            contexts,
+            complete,
+            loop,
+        )
+        self.inferences.append(inference)
+        if concept is not None:
+            self.producers.setdefault(concept.canonical_name, []).append(inference)
+
+    def _gate(self, line: ConceptLine, timing: ConceptLine) -> None:
+        node = timing.node
+        condition_uses: list[Use] = []
+        complete = isinstance(node, Operator) and functional_text(line) is not None
+        if isinstance(node, Operator):
+            modifier = node.modifier("%>")
+            item = modifier.items[0] if modifier is not None and len(modifier.items) == 1 else None
+            if isinstance(item, ConceptRef):
+                condition_uses = [Use(item.canonical_name, timing, "value", item)]
+            else:
+                complete = False
+        text = functional_text(line) or line.payload
+        inference = Inference(
+            line.flow_index,
+            "gate",
+            "timing",
+            text,
+            line,
+            timing,
+            functional_text(timing) or timing.payload,
+            condition_uses,
+            [Use(u.name, u.line, "context", u.concept) for u in condition_uses],
+            complete,
+        )
+        self.inferences.append(inference)
+
+    def _loop_body(self, line: ConceptLine, selector: ConceptLine) -> None:
+        values, values_ok = self._uses(self._children(line, Marker.VALUE), "value")
+        complete = values_ok and isinstance(selector.node, Operator) and functional_text(line) is not None
+        node = selector.node
+        family = node.family if isinstance(node, (Semantic, Operator)) else "assigning"
+        inference = Inference(
+            line.flow_index,
+            "loop_body",
+            SEQUENCE_OF_FAMILY[family],
+            functional_text(line) or line.payload,
+            line,
+            selector,
+            functional_text(selector) or selector.payload,
+            values,
+            [],
+            complete,
+        )
+        self.inferences.append(inference)
+
+    def _loop_info(self, parent: ConceptLine, loop_line: ConceptLine, node: Operator) -> LoopInfo:
+        def operand(op: str) -> ConceptRef | None:
+            modifier = node.modifier(op)
+            if modifier is None or len(modifier.items) != 1:
+                return None
+            item = modifier.items[0]
+            return item if isinstance(item, ConceptRef) else None
+
+        index_modifier = node.modifier("%@")
+        index = 1
+        if index_modifier is not None and index_modifier.items and isinstance(getattr(index_modifier.items[0], "value", None), int):
+            index = index_modifier.items[0].value  # type: ignore[union-attr]
+        element_lines: list[ConceptLine] = []
+        carried_lines: list[ConceptLine] = []
+        for context in self._children(parent, Marker.CONTEXT):
+            concept = context.concept
+            if concept is None:
+                continue
+            declarations = concept.suffixes_of(ElementDeclaration)
+            versions = [v for s in concept.suffixes_of(LoopVersion) for v in s.versions]
+            if any(d.carry is not None for d in declarations) or any(v < 0 for v in versions):
+                carried_lines.append(context)
+            elif declarations:
+                element_lines.append(context)
+        info = LoopInfo(loop_line, index, operand("%>"), operand("%<"), operand("%:"), element_lines, carried_lines)
+        for context in carried_lines:
+            concept = context.concept
+            assert concept is not None
+            declaration = next(iter(concept.suffixes_of(ElementDeclaration)), None)
+            if declaration is not None and declaration.carry is not None:
+                target, n = declaration.base, declaration.carry
+            else:
+                versions = concept.suffixes_of(LoopVersion)
+                n = -versions[-1].versions[-1] if versions else 1
+                target = concept.core
+            name = f"{target}*-{n}"
+            initial = f"{target}*0" if f"{target}*0" in {u.concept.canonical_name for u in self._uses(self._children(parent, Marker.VALUE), "value")[0]} else None
+            info.carried[target] = (name, n, initial)
+        return info
+
+    def _link_loops_and_gates(self) -> None:
+        loops_by_line: dict[str, Inference] = {}
+        for inference in self.inferences:
+            loop = inference.loop
+            if loop is None:
+                continue
+            loops_by_line[loop.operator_line.flow_index] = inference
+            element = self._element_spelling(inference)
+            loop.element_name = element
+            if element is not None:
+                self.loop_provided.setdefault(element, []).append(inference)
+            for name, _, _ in loop.carried.values():
+                self.loop_provided.setdefault(name, []).append(inference)
+        gates_by_text: dict[str, list[Inference]] = {}
+        for inference in self.inferences:
+            if inference.kind == "gate":
+                gates_by_text.setdefault(inference.cti, []).append(inference)
+        for inference in self.inferences:
+            parts = inference.flow_index.split(".")
+            enclosing = []
+            for depth in range(1, len(parts) + 1):
+                loop = loops_by_line.get(".".join(parts[:depth]))
+                if loop is not None:
+                    enclosing.append(loop)
+            inference.enclosing_loops = enclosing
+            if inference.kind != "gate":
+                gate = self.by_index.get(inference.function_line.flow_index)
+                if gate is not None and gate.kind == "gate":
+                    inference.gated_by = gate
+
+    def _element_spelling(self, loop: Inference) -> str | None:
+        """``{x}*N`` when the body spells the element that way, else the plain ``<*`` name (R§3.3)."""
+        info = loop.loop
+        assert info is not None
+        plain = info.element.canonical_name if info.element is not None else None
+        if plain is None and info.element_lines:
+            plain = info.element_lines[0].concept.canonical_name  # type: ignore[union-attr]
+        if plain is None:
+            return None
+        versioned = f"{plain}*{info.index}"
+        for inference in self.body_of(loop):
+            for use in inference.values + inference.contexts:
+                if use.name == versioned:
+                    return versioned
+        return plain
+
+    # ------------------------------------------------------------------ queries
+
+    def body_of(self, loop: Inference) -> list[Inference]:
+        """The loop's body (R§4.3): the loop-body inference and every inference below the ``*.`` line."""
+        assert loop.loop is not None
+        return self.under(loop.loop.operator_line.flow_index)
+
+    def under(self, index: str) -> list[Inference]:
+        """Inferences whose index equals or extends ``index``: a contiguous run in flow order."""
+        key = flow_key(index)
+        start = bisect_left(self._keys, key)
+        end = bisect_left(self._keys, key[:-1] + (key[-1] + 1,))
+        return self.inferences[start:end]
+
+    def is_ground_declared(self, name: str) -> bool:
+        return any(ground_declaration(line) is not None for line in self.lines_naming.get(name, ()))
+
+    def is_produced(self, name: str) -> bool:
+        return name in self.producers or name in self.loop_provided
+
+    def is_ground(self, name: str) -> bool:
+        """Ground (R§2.5): declared ground, or never produced."""
+        return self.is_ground_declared(name) or not self.is_produced(name)
+
+    def declared_axes(self, name: str) -> list[str] | None:
+        """The first ``%{ref_axes}`` declaration of a concept, parsed; None when undeclared."""
+        for line in self.lines_naming.get(name, ()):
+            annotation = line.annotation("ref_axes")
+            if annotation is not None:
+                return parse_axes(annotation.value)
+        return None
+
+    @cached_property
+    def edges(self) -> dict[str, dict[str, Edge]]:
+        """Dependency edges as adjacency (producer → consumer), CHECKS.md §3.3: an edge P → I when I reads (as
+        value, context or function concept) a concept P produces, plus the support edge from each inference
+        to the nearest inference whose index is a proper prefix of its own. Loop-provided concepts (a loop's
+        element and carried names read inside its body) add no edge; a self-read of a concept that has
+        another producer is the pass-through pattern (L§5.4), not an edge."""
+        edges: dict[str, dict[str, Edge]] = {inference.flow_index: {} for inference in self.inferences}
+        function_producers: dict[str, list[Inference]] = {}
+        for inference in self.inferences:
+            if inference.kind in ("gate", "loop_body"):
+                function_producers.setdefault(inference.cti, []).append(inference)
+        for inference in self.inferences:
+            for use in inference.values + inference.contexts:
+                if self._loop_provides(use.name, inference):
+                    continue
+                producers = self.producers.get(use.name, ())
+                for producer in producers:
+                    if producer is inference and len(producers) > 1:
+                        continue
+                    edges[producer.flow_index].setdefault(inference.flow_index, Edge(use.name, use.line.line))
+            for producer in function_producers.get(inference.function, ()):
+                if producer.flow_index.startswith(inference.flow_index + "."):
+                    edges[producer.flow_index].setdefault(
+                        inference.flow_index, Edge(inference.function, inference.function_line.line)
+                    )
+            supported = self.supported_inference(inference)
+            if supported is not None:
+                edges[inference.flow_index].setdefault(supported.flow_index, Edge(None, inference.source_line))
+        return edges
+
+    @property
+    def graph(self) -> "networkx.DiGraph":
+        """The dependency graph as a networkx DiGraph (built on demand: importing networkx costs ~0.15 s,
+        so the checker's hot path only builds it when a plan has a cycle to analyse)."""
+        import networkx
+
+        graph = networkx.DiGraph()
+        graph.add_nodes_from(self.edges)
+        for source, targets in self.edges.items():
+            for target, edge in targets.items():
+                graph.add_edge(source, target, concept=edge.concept, line=edge.line)
+        return graph
+
+    def supported_inference(self, inference: Inference) -> Inference | None:
+        """The nearest inference whose index is a proper prefix of this one's (the one it supports)."""
+        parts = inference.flow_index.split(".")
+        for depth in range(len(parts) - 1, 0, -1):
+            found = self.by_index.get(".".join(parts[:depth]))
+            if found is not None:
+                return found
+        return None
+
+    def _loop_provides(self, name: str, inference: Inference) -> bool:
+        return any(loop in inference.enclosing_loops for loop in self.loop_provided.get(name, ()))
+
+
+def _is_timing(line: ConceptLine) -> bool:
+    node = line.node
+    return isinstance(node, Operator) and node.family == "timing"
+
+
+def parse_axes(value: str) -> list[str]:
+    """``[a, {b}]`` → ``["a", "b"]`` (R§2.7)."""
+    inner = value.strip()
+    if inner.startswith("[") and inner.endswith("]"):
+        inner = inner[1:-1]
+    axes = []
+    for part in inner.split(","):
+        part = part.strip()
+        if part.startswith("{") and part.endswith("}"):
+            part = part[1:-1].strip()
+        if part:
+            axes.append(part)
+    return axes
+
+
+def ground_declaration(line: ConceptLine) -> str | None:
+    """The kind of ground declaration on a value line (L§7.3), or None: ``literal``, a perception key,
+    ``literal_value``, ``is_ground``, ``comment``, ``input`` (a ``:>:`` line)."""
+    if line.marker is Marker.FUNCTION:
+        return None
+    concept = line.concept
+    if concept is not None and concept.kind is ConceptKind.OBJECT and concept.literal is not None:
+        return "literal"
+    for annotation in line.annotations:
+        if annotation.sigil != "%":
+            continue
+        if annotation.key in PERCEPTION_KEYS:
+            return annotation.key
+        if is_literal_key(annotation.key) or annotation.key == "literal_value":
+            return "literal"
+        if annotation.key == "is_ground" and annotation.value.strip().lower() == "true":
+            return "is_ground"
+    if any(c.kind is CommentKind.DESCRIPTION and c.text.startswith("Ground:") for c in line.comments):
+        return "comment"
+    if line.tail_description is not None and line.tail_description.startswith("Ground:"):
+        return "comment"
+    if line.marker is Marker.INPUT:
+        return "input"
+    return None
