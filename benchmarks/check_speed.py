@@ -30,6 +30,7 @@ LLM_BOOL = "v_PromptLocation-h_Literal-c_GenerateThinkJson-o_Boolean"
 PY_BOOL = "v_ScriptLocation-h_Literal-c_Execute-o_Boolean"
 
 # Targets printed next to the measurements.
+TARGET_CHECKS_OVERHEAD = 0.30  # the check layer adds < 30% to the parser layer's time
 TARGET_10K_S = 1.0
 TARGET_SCALING = 12.0
 TARGET_VERSION_S = 0.15
@@ -211,6 +212,34 @@ def write_plans(sizes: list[int], out: Path) -> list[tuple[int, Path, int]]:
     return plans
 
 
+# Runs in a fresh interpreter (like the CLI: cyclic GC off) and prints "parse_seconds checks_seconds".
+_PHASES = """
+import gc, sys, time
+from ncdc.checker import check_layer, parser_layer
+from ncdc.options import CheckOptions
+import ncdc.plan, ncdc.checks.graph, ncdc.checks.loops, ncdc.checks.typing_rules  # imports are not check time
+gc.disable()
+data = open(sys.argv[1], "rb").read()
+t0 = time.perf_counter()
+parsed, reporter = parser_layer(data, sys.argv[1])
+t1 = time.perf_counter()
+check_layer(parsed, reporter, CheckOptions())
+t2 = time.perf_counter()
+print(t1 - t0, t2 - t1)
+"""
+
+
+def phases(python: str, path: Path, runs: int) -> tuple[float, float]:
+    """Best-of-``runs`` in-process times of the parser layer and of the check layer."""
+    best = (float("inf"), float("inf"))
+    for _ in range(runs):
+        out = subprocess.run([python, "-c", _PHASES, str(path)], capture_output=True, text=True, check=True).stdout
+        parse_s, checks_s = map(float, out.split())
+        if parse_s + checks_s < sum(best):
+            best = (parse_s, checks_s)
+    return best
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--ncdc", help="command to run ncdc (shell-split); default: `ncdc` on PATH, "
@@ -219,6 +248,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeat", type=int, help="runs per plan, best taken (default 3; 1 for plans >= 100k lines)")
     ap.add_argument("--out", type=Path, help="keep the generated plans in DIR (default: a temp dir)")
     ap.add_argument("--generate-only", type=Path, metavar="DIR", help="write the plans to DIR and exit")
+    ap.add_argument("--python", default=sys.executable,
+                    help="interpreter with ncdc importable, for the per-phase figures (default: this one)")
     args = ap.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
 
@@ -256,6 +287,20 @@ def main(argv: list[str] | None = None) -> int:
             if proc.returncode != 0:  # a valid plan should check clean; show why it did not
                 first = (proc.stdout + proc.stderr).strip().splitlines()[:3]
                 print("".join(f"{'':8}| {ln}\n" for ln in first), end="")
+        print(f"\nper phase, in process ({args.python}):")
+        print(f"{'size':>6} {'parser layer s':>15} {'check layer s':>14} {'overhead':>9}")
+        overheads: dict[int, float] = {}
+        check_times: dict[int, float] = {}
+        for size, path, _ in plans:
+            runs = args.repeat or (1 if size >= 100_000 else 3)
+            try:
+                parse_s, checks_s = phases(args.python, path, runs)
+            except (OSError, subprocess.CalledProcessError) as exc:
+                print(f"  per-phase timing unavailable: {exc}")
+                break
+            overheads[size] = checks_s / parse_s
+            check_times[size] = checks_s
+            print(f"{_label(size):>6} {parse_s:>15.3f} {checks_s:>14.3f} {checks_s / parse_s:>8.0%}")
 
     print(f"\n{'--version cold start (best of 10)':<36} {t_version:7.3f} s   target < {TARGET_VERSION_S} s   "
           f"{_verdict(t_version < TARGET_VERSION_S)}")
@@ -265,6 +310,14 @@ def main(argv: list[str] | None = None) -> int:
     if 10_000 in times and 100_000 in times:
         ratio = times[100_000] / times[10_000]
         print(f"{'100k / 10k time ratio':<36} {ratio:7.2f} x   target < {TARGET_SCALING:g}x     "
+              f"{_verdict(ratio < TARGET_SCALING)}")
+    for size, overhead in sorted(overheads.items()):
+        if size >= 10_000:
+            print(f"{'check layer / parser layer, ' + _label(size):<36} {overhead:7.0%}     target < "
+                  f"{TARGET_CHECKS_OVERHEAD:.0%}      {_verdict(overhead < TARGET_CHECKS_OVERHEAD)}")
+    if 10_000 in check_times and 100_000 in check_times:
+        ratio = check_times[100_000] / check_times[10_000]
+        print(f"{'check layer 100k / 10k ratio':<36} {ratio:7.2f} x   target < {TARGET_SCALING:g}x     "
               f"{_verdict(ratio < TARGET_SCALING)}")
     return 0
 

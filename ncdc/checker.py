@@ -1,4 +1,8 @@
-"""``check``: the whole static analysis of one plan, from bytes to the final list of diagnostics."""
+"""``check``: the whole static analysis of one plan, from bytes to the final list of diagnostics.
+
+Two layers (CHECKS.md §4): the parser layer (pre-pass, legacy screen, grammar, annotations, flow indices,
+structure) and the check layer (the plan model and its rule families). Suppression runs last.
+"""
 
 from __future__ import annotations
 
@@ -10,14 +14,14 @@ from ncdc.checks.operators import check_operators
 from ncdc.checks.structure import check_structure
 from ncdc.diagnostics import Diagnostic, select
 from ncdc.flow import verify_explicit_indices
-from ncdc.frontend import parse_plan
+from ncdc.frontend import ParseResult, parse_plan
 from ncdc.ir import Plan
 from ncdc.options import CheckOptions
 from ncdc.plan import PlanModel
 from ncdc.source import Reporter
 from ncdc.suppress import apply_suppressions
 
-__all__ = ["CheckOptions", "CheckResult", "check"]
+__all__ = ["CheckOptions", "CheckResult", "check", "parser_layer", "check_layer"]
 
 
 @dataclass(frozen=True)
@@ -28,20 +32,31 @@ class CheckResult:
     all_diagnostics: list[Diagnostic]  # before --select/--ignore (compile refuses on any error here)
 
 
-def check(data: bytes | str, path: str = "<plan>", options: CheckOptions | None = None) -> CheckResult:
-    options = options or CheckOptions()
+def parser_layer(data: bytes | str, path: str) -> tuple[ParseResult, Reporter]:
+    """Parse and run the IR rules (NCD1xx, NCD2xx, NCD910-NCD922)."""
     parsed = parse_plan(data, path)
     reporter = Reporter(path)
     reporter.diagnostics.extend(parsed.diagnostics)
-    plan = parsed.plan
-    check_annotations(plan, reporter)
-    verify_explicit_indices(plan.lines, reporter)
-    check_structure(plan, parsed.failed_lines, reporter)
-    check_operators(plan, parsed.failed_lines, reporter)
-    model = PlanModel(plan, parsed.failed_lines)
+    check_annotations(parsed.plan, reporter)
+    verify_explicit_indices(parsed.plan.lines, reporter)
+    check_structure(parsed.plan, parsed.failed_lines, reporter)
+    check_operators(parsed.plan, parsed.failed_lines, reporter)
+    return parsed, reporter
+
+
+def check_layer(parsed: ParseResult, reporter: Reporter, options: CheckOptions) -> PlanModel:
+    """Build the plan model and run the rule families on it (NCD3xx-NCD5xx, NCD923-NCD953)."""
+    model = PlanModel(parsed.plan, parsed.failed_lines)
     run_model_checks(model, reporter, options)
+    return model
+
+
+def check(data: bytes | str, path: str = "<plan>", options: CheckOptions | None = None) -> CheckResult:
+    options = options or CheckOptions()
+    parsed, reporter = parser_layer(data, path)
+    model = check_layer(parsed, reporter, options)
     suppression = Reporter(path)
-    remaining = apply_suppressions(plan, reporter.diagnostics, suppression)
+    remaining = apply_suppressions(parsed.plan, reporter.diagnostics, suppression)
     remaining = sorted(remaining + suppression.diagnostics, key=lambda d: d.sort_key)
     reported = select(remaining, options.select, options.ignore)
-    return CheckResult(plan, model, reported, remaining)
+    return CheckResult(parsed.plan, model, reported, remaining)

@@ -1,0 +1,78 @@
+"""Conformance with the corpus MANIFEST, all layers: exit status, MUST-report lines and, for the positive
+plans and the spec's examples, the complete expected set of diagnostics."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ncdc.checker import check
+from conftest import CORPUS
+
+SPEC_EXAMPLES = CORPUS.parent / "spec" / "examples"
+
+# file -> (exit status, MUST report, SHOULD report)
+EXPECTED: dict[str, tuple[int, set[tuple[int, str]], set[tuple[int, str]]]] = {
+    "gold_example.ncd": (
+        1,
+        {(19, "NCD302")},
+        {(55, "NCD924"), (60, "NCD924"), (65, "NCD924"), (16, "NCD942")}
+        | {(n, "NCD948") for n in (7, 10, 13, 16, 21, 25, 30, 35, 40, 49, 54, 59, 64)}
+        | {(n, "NCD945") for n in (7, 10, 13, 16, 21, 25, 30, 35, 40, 49, 54, 59, 64)},
+    ),
+    "gold_recomposed.ncd": (
+        1,
+        {(73, "NCD302"), (131, "NCD116"), (75, "NCD921"), (81, "NCD921"), (75, "NCD922")},
+        {(81, "NCD930"), (75, "NCD931"), (29, "NCD933"), (81, "NCD933"), (160, "NCD924"), (173, "NCD924"),
+         (186, "NCD924"), (164, "NCD910"), (177, "NCD910"), (163, "NCD916"), (176, "NCD916"), (62, "NCD953"),
+         (83, "NCD953")},
+    ),
+    "iter10_formalization_output.ncd": (
+        1,
+        {(20, "NCD202"), (2, "NCD302"), (21, "NCD302"), (18, "NCD302"), (12, "NCD502"), (12, "NCD503"),
+         (12, "NCD504"), (13, "NCD504"), (20, "NCD921"), (21, "NCD921")},
+        {(1, "NCD920"), (20, "NCD920"), (3, "NCD931"), (4, "NCD931"), (19, "NCD931")},
+    ),
+}
+# The complete expected set (CHECKS.md layers together) for the positive plans.
+EXACT: dict[str, set[tuple[int, str]]] = {
+    "iter10_formalization.pf.ncd": {(143, "NCD913"), (171, "NCD913"), (53, "NCD941"), (133, "NCD944")},
+    "gold_syntax_coherence.ncd": {
+        (126, "NCD942"), (220, "NCD946"), (145, "NCD923"), (259, "NCD923"), (269, "NCD924"), (290, "NCD924"),
+        (311, "NCD924"), (272, "NCD916"), (293, "NCD916"), (273, "NCD910"), (294, "NCD910"), (153, "NCD953"),
+    },
+}
+
+
+def found(path: Path) -> tuple[int, set[tuple[int, str]], list]:
+    result = check(path.read_bytes(), path.name)
+    status = 1 if any(d.severity.value == "error" for d in result.diagnostics) else 0
+    return status, {(d.line, d.code) for d in result.diagnostics}, result.diagnostics
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_negative_plans(corpus: Path, name: str) -> None:
+    status, pairs, _ = found(corpus / name)
+    expected_status, must, should = EXPECTED[name]
+    assert status == expected_status
+    assert must <= pairs, sorted(must - pairs)
+    assert should <= pairs, sorted(should - pairs)
+
+
+def test_gold_example_reports_no_ncd953_and_no_ncd921(corpus: Path) -> None:
+    _, pairs, _ = found(corpus / "gold_example.ncd")
+    assert not {code for _, code in pairs} & {"NCD953", "NCD921"}
+
+
+@pytest.mark.parametrize("name", sorted(EXACT))
+def test_positive_plans_give_exactly_the_expected_set(corpus: Path, name: str) -> None:
+    status, pairs, diagnostics = found(corpus / name)
+    assert status == 0, [(d.line, d.code, d.message) for d in diagnostics if d.severity.value == "error"]
+    assert pairs == EXACT[name], (sorted(pairs - EXACT[name]), sorted(EXACT[name] - pairs))
+
+
+@pytest.mark.parametrize("name", ["triage.ncd", "chapters.ncd", "followups.ncd"])
+def test_spec_examples_are_clean(corpus: Path, name: str) -> None:
+    _, pairs, diagnostics = found(SPEC_EXAMPLES / name)
+    assert pairs == set(), [(d.line, d.code, d.message) for d in diagnostics]
