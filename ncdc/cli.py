@@ -28,6 +28,17 @@ def _parser():
     _diagnostic_options(check)
     check.add_argument("--stdin-filename", metavar="NAME", help='path to print for input read from "-"')
 
+    compile_ = commands.add_parser("compile", help="check a plan and write its concept, inference and schedule files")
+    compile_.add_argument("path", metavar="PLAN", help="a .ncd file")
+    compile_.add_argument("-o", "--output", metavar="OUTDIR", help='output directory (default: build/ beside the plan); "-" prints one JSON document')
+    _diagnostic_options(compile_)
+
+    graph = commands.add_parser("graph", help="draw the inference graph of a plan")
+    graph.add_argument("path", metavar="PLAN", help="a .ncd file")
+    graph.add_argument("--format", choices=("dot", "json", "mermaid", "svg"), default="dot", help="output format (default: dot)")
+
+    commands.add_parser("schema", help="print the JSON Schemas of the three compile outputs")
+
     explain = commands.add_parser("explain", help="explain a diagnostic code (what, why, bad example, fix)")
     explain.add_argument("code", nargs="?", metavar="CODE", help="e.g. NCD301; without it, list every code")
 
@@ -62,6 +73,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _parse(args)
         if args.command == "explain":
             return _explain(args)
+        if args.command == "compile":
+            return _compile(args)
+        if args.command == "graph":
+            return _graph(args)
+        if args.command == "schema":
+            return _schema()
     except NcdcError as error:
         print(f"ncdc: error: {error}", file=sys.stderr)
         return EXIT_USAGE
@@ -152,4 +169,85 @@ def _explain(args) -> int:
 
         raise UsageError(f"unknown code {args.code!r}; `ncdc explain` lists every code")
     sys.stdout.write(text)
+    return EXIT_OK
+
+
+def _report(diagnostics, sources, args, stream) -> None:
+    from ncdc.report import render, summary_line
+
+    output = render(args.format, diagnostics, sources, args.show_info)
+    if output:
+        stream.write(output)
+    print(summary_line(diagnostics), file=sys.stderr)
+
+
+def _compile(args) -> int:
+    import gc
+    from pathlib import Path
+
+    from ncdc.compile import compile_plan
+    from ncdc.inputs import collect_inputs
+    from ncdc.options import CheckOptions
+    from ncdc.output import write_atomically
+
+    gc.disable()  # see _check
+    ((path, data),) = collect_inputs([args.path], None, single=True)
+    options = CheckOptions(
+        select=_codes(args.select), ignore=_codes(args.ignore), check_files=args.check_files, plan_dir=Path(path).parent
+    )
+    result = compile_plan(data, path, options, warnings_as_errors=args.warnings_as_errors)
+    to_stdout = args.output == "-"
+    _report(result.check.diagnostics, {path: list(result.check.plan.source_lines)}, args, sys.stderr if to_stdout else sys.stdout)
+    if not result.ok:
+        return EXIT_FINDINGS
+    if to_stdout:
+        sys.stdout.write(result.document())
+        return EXIT_OK
+    outdir = Path(args.output) if args.output else Path(path).parent / "build"
+    write_atomically(outdir, result.files(path))
+    return EXIT_OK
+
+
+def _graph(args) -> int:
+    import shutil
+    import subprocess
+
+    from ncdc.checker import check
+    from ncdc.errors import UsageError
+    from ncdc.graph_export import graph_data, to_dot, to_json, to_mermaid
+    from ncdc.inputs import collect_inputs
+    from ncdc.report import render
+    from ncdc.severity import Severity
+
+    ((path, data),) = collect_inputs([args.path], None, single=True)
+    result = check(data, path)
+    errors = [d for d in result.diagnostics if d.severity is Severity.ERROR]
+    if errors:
+        sys.stderr.write(render("text", errors, {}, False))
+        print(f"ncdc: {path} has errors; fix them to draw its graph", file=sys.stderr)
+        return EXIT_FINDINGS
+    data_ = graph_data(result.model)
+    if args.format == "json":
+        sys.stdout.write(to_json(data_))
+    elif args.format == "mermaid":
+        sys.stdout.write(to_mermaid(data_))
+    elif args.format == "dot":
+        sys.stdout.write(to_dot(data_))
+    else:
+        dot = shutil.which("dot")
+        if dot is None:
+            raise UsageError("--format svg needs Graphviz's `dot` on PATH (e.g. `apt-get install graphviz`); use --format dot")
+        rendered = subprocess.run([dot, "-Tsvg"], input=to_dot(data_), capture_output=True, text=True)
+        if rendered.returncode != 0:
+            raise UsageError(f"dot failed: {rendered.stderr.strip()}")
+        sys.stdout.write(rendered.stdout)
+    return EXIT_OK
+
+
+def _schema() -> int:
+    import json
+
+    from ncdc.format import schemas
+
+    sys.stdout.write(json.dumps(schemas(), indent=2) + "\n")
     return EXIT_OK

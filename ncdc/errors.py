@@ -14,3 +14,7 @@ class UsageError(NcdcError):
 
 class InputError(NcdcError):
     """A path that is missing or unreadable."""
+
+
+class OutputError(NcdcError):
+    """The output directory cannot be created or written."""
