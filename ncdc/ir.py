@@ -171,6 +171,11 @@ class ConceptRef:
     def source_text(self) -> str:
         return self.core + "".join(s.text for s in self.suffixes)
 
+    @property
+    def text(self) -> str:
+        """The reference as written, like every other modifier item's ``text``."""
+        return self.source_text()
+
 
 @dataclass(frozen=True, slots=True)
 class RootPayload:

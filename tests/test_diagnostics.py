@@ -161,3 +161,9 @@ def test_legacy_messages_name_the_current_equivalent() -> None:
     for line, current in expectations.items():
         (diagnostic,) = [d for d in check(":<:{a}\n" + line + "\n").diagnostics if d.code.startswith("NCD12")]
         assert current in diagnostic.message, (line, diagnostic.message)
+
+
+def test_collapse_lists_of_a_grouping_are_accepted() -> None:
+    """`%-[[x], []]` items are relation-shaped; the operator checks read their text without crashing."""
+    found = codes_at(":<:{a}\n    <= &[#] %>[{b}, {c}] %-[[x], []]\n    <- {b}\n    <- {c}\n")
+    assert not [code for _, code in found if code in ("NCD117", "NCD212")]
