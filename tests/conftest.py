@@ -23,3 +23,12 @@ def codes_at(text: str) -> list[tuple[int, str]]:
     from ncdc.checker import check
 
     return [(d.line, d.code) for d in check(text, "plan.ncd").diagnostics]
+
+
+PARSER_LAYER_PREFIXES = ("NCD1", "NCD2", "NCD910", "NCD911", "NCD912", "NCD913", "NCD914", "NCD915", "NCD916",
+                         "NCD920", "NCD921", "NCD922", "NCD99")
+
+
+def parser_codes_at(text: str | bytes) -> list[tuple[int, str]]:
+    """(line, code) of the parser-layer diagnostics (CHECKS.md §4) of ``text``."""
+    return [pair for pair in codes_at(text) if pair[1].startswith(PARSER_LAYER_PREFIXES)]

@@ -6,7 +6,7 @@ import textwrap
 
 import pytest
 
-from conftest import codes_at
+from conftest import parser_codes_at as codes_at
 
 GOOD = """\
 :<:{reply}
@@ -103,7 +103,7 @@ def test_invalid_utf8_is_ncd105() -> None:
     from ncdc.checker import check
 
     result = check(b":<:{a}\n    <= ::(f \xff)\n", "plan.ncd")
-    assert [(d.line, d.column, d.code) for d in result.diagnostics] == [(2, 13, "NCD105")]
+    assert [(d.line, d.column, d.code) for d in result.diagnostics if d.code.startswith("NCD1")] == [(2, 13, "NCD105")]
 
 
 def test_clean_plan_has_no_parser_diagnostics() -> None:
@@ -140,7 +140,7 @@ def test_suppression_on_the_owning_line_and_file() -> None:
 def test_syntax_error_lists_expected_tokens() -> None:
     from ncdc.checker import check
 
-    (diagnostic,) = check(":<:{a}\n    <= ::(compose {1}<$({input})%>)>\n").diagnostics
+    (diagnostic,) = [d for d in check(":<:{a}\n    <= ::(compose {1}<$({input})%>)>\n").diagnostics if d.code == "NCD111"]
     assert diagnostic.code == "NCD111"
     assert diagnostic.column == 36
     assert "unexpected `>`" in diagnostic.message and "expected" in diagnostic.message
