@@ -21,21 +21,21 @@ import pytest
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 TRIAGE = PROJECT_ROOT / "examples" / "ticket_triage" / "plan.ncd"
 
-# --- small plans ------------------------------------------------------------------------------------------
+# --- small plans (leaves carry a literal so that only the diagnostic under test appears) ------------------------------------------------------------------------------------------
 
 # Line 2 uses the legacy call form `$.({x})`: NCD121 at 2:8 (the `$.`).
-LEGACY = ":<:{a}\n    <= $.({x})\n    <- {x}\n"
+LEGACY = ":<:{a}\n    <= $.({x})\n    <- {x}\n        | %{literal_value}: \"x\"\n"
 # Line 2 is indented with a TAB: NCD101 at 2:1.
-TAB = ":<:{a}\n\t<= $. %>({x})\n    <- {x}\n"
+TAB = ":<:{a}\n\t<= $. %>({x})\n    <- {x}\n        | %{literal_value}: \"x\"\n"
 # A root written with `<-`: NCD920 (warning) and nothing else.
-ROOT_ARROW = "<- {a}\n    <= $. %>({x})\n    <- {x}\n"
+ROOT_ARROW = "<- {a}\n    <= $. %>({x})\n    <- {x}\n        | %{literal_value}: \"x\"\n"
 # `%{sequence}` (should be `?{sequence}`): NCD913 (warning) at 3:11, nothing else.
-SEQUENCE_PCT = ":<:{a}\n    <= $. %>({x})\n        | %{sequence}: looping\n    <- {x}\n"
+SEQUENCE_PCT = ":<:{a}\n    <= $. %>({x})\n        | %{sequence}: looping\n    <- {x}\n        | %{literal_value}: \"x\"\n"
 # An unknown annotation key: NCD914 (info) at 3:11, nothing else.
-UNKNOWN_KEY = ":<:{a}\n    <= $. %>({x})\n        | %{whatever_key}: x\n    <- {x}\n"
+UNKNOWN_KEY = ":<:{a}\n    <= $. %>({x})\n        | %{whatever_key}: x\n    <- {x}\n        | %{literal_value}: \"x\"\n"
 # One of everything: NCD920 warning (1:1), NCD101 error (2:1), NCD121 error (2:5), NCD914 info (3:11),
 # NCD913 warning (5:11).
-MIXED = "<- {a}\n\t<= $.({x})\n        | %{whatever_key}: x\n    <- {x}\n        | %{sequence}: looping\n"
+MIXED = "<- {a}\n\t<= $.({x})\n        | %{whatever_key}: x\n    <- {x}\n        | %{sequence}: looping\n        | %{literal_value}: \"x\"\n"
 
 TEXT_LINE = re.compile(r"^(?P<path>[^\s:][^:]*):(?P<line>\d+):(?P<col>\d+): (?P<code>NCD\d{3}) (?P<message>\S.*)$")
 
@@ -258,7 +258,7 @@ def test_json_format(tmp_path: Path) -> None:
 
 
 def test_json_columns_count_code_points(tmp_path: Path) -> None:
-    write(tmp_path, "uni.ncd", ":<:{ä}\n    <= $. %>({äöü x}) | %{sequence}: looping\n    <- {äöü x}\n")
+    write(tmp_path, "uni.ncd", ":<:{ä}\n    <= $. %>({äöü x}) | %{sequence}: looping\n    <- {äöü x}\n" + LEAF_LITERAL)
     result = run("check", "uni.ncd", "--format", "json", cwd=tmp_path)
     ((diagnostic),) = json.loads(result.stdout)["diagnostics"]
     assert diagnostic["code"] == "NCD913"
@@ -375,34 +375,37 @@ def test_infos_hidden_in_text_unless_show_info(tmp_path: Path) -> None:
 
 # --- inline suppression (CHECKS.md §1.6) --------------------------------------------------------------------
 
+# The last concept line of every plan is its ground leaf; this annotation line attaches to it.
+LEAF_LITERAL = "        | %{literal_value}: \"x\"\n"
+
 SUPPRESSION_PLANS = {
     # ignore[...] in the tail of the line that owns the annotation.
-    "on_owner.ncd": ":<:{a}\n    <= $. %>({x}) | ?{ncdc}: ignore[NCD913]\n        | %{sequence}: looping\n    <- {x}\n",
+    "on_owner.ncd": ":<:{a}\n    <= $. %>({x}) | ?{ncdc}: ignore[NCD913]\n        | %{sequence}: looping\n    <- {x}\n" + LEAF_LITERAL,
     # ignore[...] on an annotation line attached to the same concept line.
     "on_annotation.ncd": (
-        ":<:{a}\n    <= $. %>({x})\n        | %{sequence}: looping\n        | ?{ncdc}: ignore[NCD913]\n    <- {x}\n"
+        ":<:{a}\n    <= $. %>({x})\n        | %{sequence}: looping\n        | ?{ncdc}: ignore[NCD913]\n    <- {x}\n" + LEAF_LITERAL
     ),
     # A line's suppression covers only that line and its attached lines: line 5 belongs to `<- {x}`.
     "scoped.ncd": (
         ":<:{a}\n    <= $. %>({x}) | ?{ncdc}: ignore[NCD913]\n        | %{sequence}: looping\n"
-        "    <- {x}\n        | %{sequence}: grouping\n"
+        "    <- {x}\n        | %{sequence}: grouping\n" + LEAF_LITERAL
     ),
     # A prefix entry.
-    "prefix.ncd": ":<:{a}\n    <= $. %>({x}) | ?{ncdc}: ignore[NCD91]\n        | %{sequence}: looping\n    <- {x}\n",
+    "prefix.ncd": ":<:{a}\n    <= $. %>({x}) | ?{ncdc}: ignore[NCD91]\n        | %{sequence}: looping\n    <- {x}\n" + LEAF_LITERAL,
     # Nothing to suppress: NCD990 at the entry.
-    "unused.ncd": ":<:{a}\n    <= $. %>({x}) | ?{ncdc}: ignore[NCD913]\n    <- {x}\n",
+    "unused.ncd": ":<:{a}\n    <= $. %>({x}) | ?{ncdc}: ignore[NCD913]\n    <- {x}\n" + LEAF_LITERAL,
     # An error code cannot be suppressed: NCD991, and the NCD111 error stays.
     "error_code.ncd": (
-        ":<:{a}\n    <= ::(compose {1}<$({input})%>)>\n        | ?{ncdc}: ignore[NCD111]\n    <- {input}<:{1}>\n"
+        ":<:{a}\n    <= ::(compose {1}<$({input})%>)>\n        | ?{ncdc}: ignore[NCD111]\n    <- {input}<:{1}>\n" + LEAF_LITERAL
     ),
     # An unknown code: NCD991, no effect.
     "unknown_code.ncd": (
-        ":<:{a}\n    <= $. %>({x}) | ?{ncdc}: ignore[NCD999, NCD913]\n        | %{sequence}: looping\n    <- {x}\n"
+        ":<:{a}\n    <= $. %>({x}) | ?{ncdc}: ignore[NCD999, NCD913]\n        | %{sequence}: looping\n    <- {x}\n" + LEAF_LITERAL
     ),
     # ignore-file[...] in the header (before the first concept line): the whole file.
     "file_wide.ncd": (
         "/: header comment\n| ?{ncdc}: ignore-file[NCD913]\n:<:{a}\n    <= $. %>({x})\n        | %{sequence}: looping\n"
-        "    <- {x}\n        | %{sequence}: grouping\n"
+        "    <- {x}\n        | %{sequence}: grouping\n" + LEAF_LITERAL
     ),
 }
 
