@@ -33,35 +33,15 @@ class ConceptTable:
 
     def __init__(self, model: PlanModel) -> None:
         self.model = model
-        self.line_name: dict[int, str] = {}  # concept-line index -> the concept name that line contributes
-        self.value_lines: dict[str, list[ConceptLine]] = {}
+        self.line_name: dict[int, str] = dict(model.line_name)  # line index -> the name it contributes
+        self.value_lines: dict[str, list[ConceptLine]] = model.lines_naming
         self.function_lines: dict[str, list[ConceptLine]] = {}
-        element_spelling = self._element_spellings()
         for line in model.plan.lines:
             if line.marker is Marker.FUNCTION:
                 text = functional_text(line)
                 if text is not None:
                     self.line_name[line.index] = text
                     self.function_lines.setdefault(text, []).append(line)
-                continue
-            concept = line.concept
-            if concept is None:
-                continue
-            name = element_spelling.get(line.index, concept.canonical_name)
-            self.line_name[line.index] = name
-            self.value_lines.setdefault(name, []).append(line)
-
-    def _element_spellings(self) -> dict[int, str]:
-        """Element declaration lines of loops whose body spells the element ``{x}*N`` (R§2.5)."""
-        spellings: dict[int, str] = {}
-        for inference in self.model.inferences:
-            loop = inference.loop
-            if loop is None or loop.element_name is None:
-                continue
-            for line in loop.element_lines:
-                if line.concept is not None and loop.element_name != line.concept.canonical_name:
-                    spellings[line.index] = loop.element_name
-        return spellings
 
     def first_producing_line(self, name: str) -> ConceptLine | None:
         producers = self.model.producers.get(name)

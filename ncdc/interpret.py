@@ -220,14 +220,19 @@ def assign_sources(table: "ConceptTable", inference: Inference, node: Operator) 
     sibling_names = {use.name for use in inference.values}
     if selected is not None and selected in sibling_names:
         return [selected]
-    consumed_below: set[str] = set()
+    # Rule 4: a candidate read by an inference nested under ANOTHER value line is an input of that sibling
+    # subtree, not an alternative result.
+    consumed_under: dict[int, set[str]] = {}
     for use in inference.values:
+        names: set[str] = set()
         for nested in table.model.under(use.line.flow_index):
-            consumed_below.update(u.name for u in nested.values + nested.contexts)
+            names.update(u.name for u in nested.values + nested.contexts)
+        consumed_under[use.line.index] = names
     return [
         use.name
         for use in inference.values
-        if use.concept.kind is not ConceptKind.PROPOSITION and use.name not in consumed_below
+        if use.concept.kind is not ConceptKind.PROPOSITION
+        and not any(use.name in names for line, names in consumed_under.items() if line != use.line.index)
     ]
 
 

@@ -129,6 +129,7 @@ class PlanModel:
         self.producers: dict[str, list[Inference]] = {}  # value concept -> ordinary inferences producing it
         self.loop_provided: dict[str, list[Inference]] = {}  # element / carried name -> looping inferences
         self.lines_naming: dict[str, list[ConceptLine]] = {}  # value concept -> lines naming it, file order
+        self.line_name: dict[int, str] = {}  # value line index -> the concept it names (L§3.3 exceptions applied)
         self.function_lines: dict[str, list[ConceptLine]] = {}  # functional text -> its <= lines
         self._build()
 
@@ -139,7 +140,9 @@ class PlanModel:
         for line in lines:
             concept = line.concept
             if concept is not None:
-                self.lines_naming.setdefault(concept.canonical_name, []).append(line)
+                name = self._append_result_name(line) or concept.canonical_name
+                self.line_name[line.index] = name
+                self.lines_naming.setdefault(name, []).append(line)
             elif line.marker is Marker.FUNCTION:
                 text = functional_text(line)
                 if text is not None:
@@ -174,7 +177,7 @@ class PlanModel:
             if concept is None:
                 complete = False
                 continue
-            name = concept.canonical_name
+            name = self.line_name.get(line.index, concept.canonical_name)
             if name not in seen:
                 seen.add(name)
                 uses.append(Use(name, line, role, concept))
@@ -197,7 +200,7 @@ class PlanModel:
             line.flow_index,
             "ordinary",
             SEQUENCE_OF_FAMILY[family],
-            concept.canonical_name if concept is not None else line.payload,
+            self.line_name[line.index] if concept is not None else line.payload,
             line,
             function,
             text or function.payload,
@@ -208,7 +211,7 @@ class PlanModel:
         )
         self.inferences.append(inference)
         if concept is not None:
-            self.producers.setdefault(concept.canonical_name, []).append(inference)
+            self.producers.setdefault(self.line_name[line.index], []).append(inference)
 
     def _gate(self, line: ConceptLine, timing: ConceptLine) -> None:
         node = timing.node
@@ -305,6 +308,8 @@ class PlanModel:
             element = self._element_spelling(inference)
             loop.element_name = element
             if element is not None:
+                self._rename_element_declarations(inference, element)
+            if element is not None:
                 self.loop_provided.setdefault(element, []).append(inference)
             for name, _, _ in loop.carried.values():
                 self.loop_provided.setdefault(name, []).append(inference)
@@ -324,6 +329,41 @@ class PlanModel:
                 gate = self.by_index.get(inference.function_line.flow_index)
                 if gate is not None and gate.kind == "gate":
                     inference.gated_by = gate
+
+    def _append_result_name(self, line: ConceptLine) -> str | None:
+        """A ``$+`` result names its ``%>`` destination (the append is in place; L§3.3 decision), when the cores
+        agree (otherwise NCD213)."""
+        if not line.children:
+            return None
+        function = self.plan.lines[line.children[0]]
+        node = function.node
+        concept = line.concept
+        if not (isinstance(node, Operator) and node.op == "$+") or concept is None:
+            return None
+        modifier = node.modifier("%>")
+        if modifier is None or len(modifier.items) != 1 or not isinstance(modifier.items[0], ConceptRef):
+            return None
+        destination = modifier.items[0]
+        return destination.canonical_name if destination.core == concept.core else None
+
+    def _rename_element_declarations(self, loop: Inference, element: str) -> None:
+        """``<* {x}<$(B)*>`` names ``{x}*N`` when the body spells the element that way (L§3.3 exception)."""
+        assert loop.loop is not None
+        for line in loop.loop.element_lines:
+            old = self.line_name.get(line.index)
+            if old is None or old == element:
+                continue
+            self.line_name[line.index] = element
+            naming = self.lines_naming.get(old, [])
+            if line in naming:
+                naming.remove(line)
+                if not naming:
+                    del self.lines_naming[old]
+            self.lines_naming.setdefault(element, []).append(line)
+            self.lines_naming[element].sort(key=lambda other: other.index)
+            for use in loop.contexts:
+                if use.line is line:
+                    use.name = element
 
     def _element_spelling(self, loop: Inference) -> str | None:
         """``{x}*N`` when the body spells the element that way, else the plain ``<*`` name (R§3.3)."""
@@ -355,8 +395,15 @@ class PlanModel:
         end = bisect_left(self._keys, key[:-1] + (key[-1] + 1,))
         return self.inferences[start:end]
 
+    @cached_property
+    def ground_declared(self) -> frozenset[str]:
+        """Names with a ground declaration on some line naming them (L§7.3)."""
+        return frozenset(
+            name for name, lines in self.lines_naming.items() if any(ground_declaration(line) is not None for line in lines)
+        )
+
     def is_ground_declared(self, name: str) -> bool:
-        return any(ground_declaration(line) is not None for line in self.lines_naming.get(name, ()))
+        return name in self.ground_declared
 
     def is_produced(self, name: str) -> bool:
         return name in self.producers or name in self.loop_provided
