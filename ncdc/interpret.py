@@ -13,7 +13,6 @@ from ncdc.ir import (
     AgentKind,
     AngleForm,
     Binding,
-    ConceptKind,
     ConceptRef,
     JsonValue,
     Operator,
@@ -21,7 +20,7 @@ from ncdc.ir import (
     Semantic,
     Sign,
 )
-from ncdc.plan import Inference, parse_axes
+from ncdc.plan import Inference, annotation_concepts, parse_axes
 
 if TYPE_CHECKING:
     from ncdc.emit import ConceptTable
@@ -73,7 +72,7 @@ def python_binding(line) -> dict[str, str] | None:
 def value_order(inference: Inference) -> dict[str, int]:
     explicit = inference.function_line.annotation("value_order")
     if explicit is not None:
-        names = [n.strip() for n in _split_list(explicit.value) if n.strip()]
+        names = [ref.canonical_name for ref in annotation_concepts(explicit)]
         return {name: position for position, name in enumerate(names, 1)}
     bound: list[tuple[int, str]] = []
     for use in inference.values:
@@ -206,34 +205,9 @@ def _bare(node: Operator, op: str) -> str | None:
     return text
 
 
-def assign_sources(table: "ConceptTable", inference: Inference, node: Operator) -> list[str]:
+def assign_sources(table: "ConceptTable", inference: Inference) -> list[str]:
     """The ``$.`` candidate list (§3.3, first rule that applies)."""
-    explicit = inference.function_line.annotation("assign_sources")
-    if explicit is not None:
-        return [n.strip() for n in _split_list(explicit.value) if n.strip()]
-    candidates = node.modifier("%<")
-    if candidates is not None:
-        return [n for n in (_name(item) for item in candidates.items) if n is not None]
-    selected = _operand(node, "%>")
-    if inference.kind == "loop_body":
-        return [selected] if selected is not None else []
-    sibling_names = {use.name for use in inference.values}
-    if selected is not None and selected in sibling_names:
-        return [selected]
-    # Rule 4: a candidate read by an inference nested under ANOTHER value line is an input of that sibling
-    # subtree, not an alternative result.
-    consumed_under: dict[int, set[str]] = {}
-    for use in inference.values:
-        names: set[str] = set()
-        for nested in table.model.under(use.line.flow_index):
-            names.update(u.name for u in nested.values + nested.contexts)
-        consumed_under[use.line.index] = names
-    return [
-        use.name
-        for use in inference.values
-        if use.concept.kind is not ConceptKind.PROPOSITION
-        and not any(use.name in names for line, names in consumed_under.items() if line != use.line.index)
-    ]
+    return [name for name, _ in table.model.assign_candidates(inference)]
 
 
 def _face_value(inference: Inference, node: Operator) -> Any:
@@ -288,7 +262,7 @@ def _assigning(table: "ConceptTable", inference: Inference, node: Operator) -> d
         axis_names = [a for a in parse_axes(axes.argument) if a] if axes is not None else table.axes(inference.cti)
         return {"marker": "%", "face_value": _face_value(inference, node), "axis_names": axis_names}
     if marker == ".":
-        return {"marker": ".", "assign_source": assign_sources(table, inference, node), "assign_destination": inference.cti}
+        return {"marker": ".", "assign_source": assign_sources(table, inference), "assign_destination": inference.cti}
     if marker == "+":
         axis = _bare(node, "%:")
         return {

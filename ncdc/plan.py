@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from ncdc.annotation_keys import PERCEPTION_KEYS, is_literal_key
 from ncdc.ir import (
+    Annotation,
     ConceptKind,
     ConceptLine,
     ConceptRef,
@@ -131,6 +132,7 @@ class PlanModel:
         self.lines_naming: dict[str, list[ConceptLine]] = {}  # value concept -> lines naming it, file order
         self.line_name: dict[int, str] = {}  # value line index -> the concept it names (L§3.3 exceptions applied)
         self.function_lines: dict[str, list[ConceptLine]] = {}  # functional text -> its <= lines
+        self._candidates: dict[str, list[tuple[str, ConceptRef]]] = {}
         self._build()
 
     # ------------------------------------------------------------------ construction
@@ -464,6 +466,42 @@ class PlanModel:
                 graph.add_edge(source, target, concept=edge.concept, line=edge.line)
         return graph
 
+    def assign_candidates(self, inference: Inference) -> list[tuple[str, ConceptRef]]:
+        """The ``$.`` candidate list (R§3.3, first rule that applies) as (name, reference) pairs; the loop body
+        selects the loop result. Cached: checks, emit and the runtime all ask for it."""
+        known = self._candidates.get(inference.flow_index)
+        if known is None:
+            known = self._candidates[inference.flow_index] = self._candidate_list(inference)
+        return known
+
+    def _candidate_list(self, inference: Inference) -> list[tuple[str, ConceptRef]]:
+        node = inference.functional
+        if not isinstance(node, Operator):
+            return []
+        selected = _single_ref(node, "%>")
+        if inference.kind == "loop_body":
+            return [(selected.canonical_name, selected)] if selected is not None else []
+        explicit = inference.function_line.annotation("assign_sources")
+        if explicit is not None:
+            return [(ref.canonical_name, ref) for ref in annotation_concepts(explicit)]
+        candidates = node.modifier("%<")
+        if candidates is not None:
+            return [(item.canonical_name, item) for item in candidates.items if isinstance(item, ConceptRef)]
+        if selected is not None and selected.canonical_name in {use.name for use in inference.values}:
+            return [(selected.canonical_name, selected)]
+        # Rule 4: value concepts that are not propositions and that no inference nested under ANOTHER value line
+        # reads (such a read makes it an input of that sibling subtree, not an alternative result).
+        read_under: dict[str, set[str]] = {}  # concept -> the value lines under which it is read
+        for use in inference.values:
+            for nested in self.under(use.line.flow_index):
+                for read in nested.values + nested.contexts:
+                    read_under.setdefault(read.name, set()).add(use.name)
+        return [
+            (use.name, use.concept)
+            for use in inference.values
+            if use.concept.kind is not ConceptKind.PROPOSITION and not (read_under.get(use.name, set()) - {use.name})
+        ]
+
     def supported_inference(self, inference: Inference) -> Inference | None:
         """The nearest inference whose index is a proper prefix of this one's (the one it supports)."""
         parts = inference.flow_index.split(".")
@@ -475,6 +513,37 @@ class PlanModel:
 
     def _loop_provides(self, name: str, inference: Inference) -> bool:
         return any(loop in inference.enclosing_loops for loop in self.loop_provided.get(name, ()))
+
+
+def annotation_concepts(annotation: Annotation) -> list[ConceptRef]:
+    """The concept references of a list-valued annotation (``%{value_order}: [{a}, {b}]``), with source spans."""
+    from ncdc.parse import PayloadParser, split_top_level
+
+    value = annotation.value
+    span = annotation.value_span
+    text, offset = value, 0
+    stripped = value.strip()
+    if stripped.startswith("[") and stripped.endswith("]"):
+        offset = value.index("[") + 1
+        text = value[offset : value.rindex("]")]
+    parser = PayloadParser(span.line, span.column)
+    refs: list[ConceptRef] = []
+    for part, at in split_top_level(text):
+        entry = part.strip()
+        if not entry:
+            continue
+        lead = len(part) - len(part.lstrip())
+        item = parser.item(entry, offset + at + lead)
+        if isinstance(item, ConceptRef):
+            refs.append(item)
+    return refs
+
+
+def _single_ref(node: Operator, op: str) -> ConceptRef | None:
+    modifier = node.modifier(op)
+    if modifier is None or len(modifier.items) != 1 or not isinstance(modifier.items[0], ConceptRef):
+        return None
+    return modifier.items[0]
 
 
 def _is_timing(line: ConceptLine) -> bool:

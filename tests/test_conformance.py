@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-import pytest
 
 from ncdc.checker import check
 from ncdc.emit import build_repositories

@@ -28,7 +28,6 @@ from pathlib import Path
 from ncdc.annotation_keys import is_literal_key
 from ncdc.diagnostics import Related
 from ncdc.ir import (
-    Annotation,
     Binding,
     CommentKind,
     ConceptKind,
@@ -41,8 +40,7 @@ from ncdc.ir import (
     Span,
 )
 from ncdc.options import CheckOptions
-from ncdc.parse import PayloadParser, split_top_level
-from ncdc.plan import Inference, PlanModel, ground_declaration, parse_axes
+from ncdc.plan import Inference, PlanModel, annotation_concepts, ground_declaration, parse_axes
 from ncdc.source import Reporter
 
 # Sequences whose executors never receive context concepts (NCD925).
@@ -93,28 +91,6 @@ def _operand(node: Operator, op: str) -> ConceptRef | None:
     if modifier is None or len(modifier.items) != 1 or not isinstance(modifier.items[0], ConceptRef):
         return None
     return modifier.items[0]
-
-
-def _annotation_refs(annotation: Annotation) -> list[ConceptRef]:
-    """The concept references of a list-valued annotation (``%{value_order}: [{a}, {b}]``), with source spans."""
-    value = annotation.value
-    span = annotation.value_span
-    text, offset = value, 0
-    stripped = value.strip()
-    if stripped.startswith("[") and stripped.endswith("]"):
-        offset = value.index("[") + 1
-        text = value[offset : value.rindex("]")]
-    parser = PayloadParser(span.line, span.column)
-    refs: list[ConceptRef] = []
-    for part, at in split_top_level(text):
-        entry = part.strip()
-        if not entry:
-            continue
-        lead = len(part) - len(part.lstrip())
-        item = parser.item(entry, offset + at + lead)
-        if isinstance(item, ConceptRef):
-            refs.append(item)
-    return refs
 
 
 def _bound(inference: Inference) -> bool:
@@ -247,7 +223,6 @@ class _Graph:
         self.root_name = root_concept.canonical_name if root_concept is not None else None
         self._ground = self._ground_names(model)
         self._guarded: dict[str, bool] = {}
-        self._candidates: dict[str, list[tuple[str, ConceptRef]]] = {}
 
     # -------------------------------------------------------------------------------------------- helpers
 
@@ -284,36 +259,8 @@ class _Graph:
         return inference.key[0] == 1
 
     def candidates(self, inference: Inference, node: Operator) -> list[tuple[str, ConceptRef]]:
-        """The ``$.`` candidate list of R§3.3 (first rule that applies), as (name, reference) pairs."""
-        known = self._candidates.get(inference.flow_index)
-        if known is None:
-            known = self._candidates[inference.flow_index] = self._candidate_list(inference, node)
-        return known
-
-    def _candidate_list(self, inference: Inference, node: Operator) -> list[tuple[str, ConceptRef]]:
-        selected = _operand(node, "%>")
-        if inference.kind == "loop_body":  # the loop result (R§3.3 looping)
-            return [(selected.canonical_name, selected)] if selected is not None else []
-        explicit = inference.function_line.annotation("assign_sources")
-        if explicit is not None:
-            return [(ref.canonical_name, ref) for ref in _annotation_refs(explicit)]
-        if node.modifier("%<") is not None:
-            return [(ref.canonical_name, ref) for ref in _refs(node, "%<")]
-        siblings = {use.name for use in inference.values}
-        if selected is not None and selected.canonical_name in siblings:
-            return [(selected.canonical_name, selected)]
-        # Rule 4: the value concepts that are not propositions and that no inference nested under *another*
-        # value line of this inference reads. One pass over each value line's subtree (a slice).
-        read_under: dict[str, set[str]] = {}  # concept -> the value lines under which it is read
-        for use in inference.values:
-            for nested in self.model.under(use.line.flow_index):
-                for read in nested.values + nested.contexts:
-                    read_under.setdefault(read.name, set()).add(use.name)
-        return [
-            (use.name, use.concept)
-            for use in inference.values
-            if use.concept.kind is not ConceptKind.PROPOSITION and not (read_under.get(use.name, set()) - {use.name})
-        ]
+        """The ``$.`` candidate list of R§3.3 (shared with emit and the runtime through the model)."""
+        return self.model.assign_candidates(inference)
 
     def reads(self, inference: Inference) -> list[str]:
         """The concepts an inference *uses* (CHECKS.md §3.6 NCD933): bound or ordered inputs, ``$.`` candidates,
@@ -328,7 +275,7 @@ class _Graph:
         if isinstance(node, Semantic):
             order = inference.function_line.annotation("value_order")
             if order is not None:
-                return [ref.canonical_name for ref in _annotation_refs(order)]
+                return [ref.canonical_name for ref in annotation_concepts(order)]
             if _bound(inference):
                 return [
                     use.name
@@ -521,7 +468,7 @@ class _Graph:
             for key in ("value_order", "assign_sources"):
                 annotation = line.annotation(key)
                 if annotation is not None and (key == "value_order" or _op(inference) == "$."):
-                    checked += [(ref, f"`%{{{key}}}` entry") for ref in _annotation_refs(annotation)]
+                    checked += [(ref, f"`%{{{key}}}` entry") for ref in annotation_concepts(annotation)]
             for ref, role in checked:
                 name = ref.canonical_name
                 if name in siblings:

@@ -27,7 +27,7 @@ from ncdc.ir import (
     Semantic,
 )
 from ncdc.options import CheckOptions
-from ncdc.plan import Inference, PlanModel, ground_declaration, parse_axes
+from ncdc.plan import Inference, PlanModel, ground_declaration
 from ncdc.source import Reporter
 
 NONE_AXIS = "_none_axis"
@@ -471,47 +471,23 @@ class _TypingRules:
     # ------------------------------------------------------------------ NCD410
 
     def specification(self, inference: Inference, node: Operator) -> None:
-        sources = inference.function_line.annotation("assign_sources")
-        if sources is not None:
-            if _list_items(sources.value):
-                return
-            self._no_candidate(inference, "its `%{assign_sources}` list is empty")
+        if self.model.assign_candidates(inference):
             return
-        explicit = node.modifier("%<")
-        if explicit is not None:
-            if explicit.items:
-                return
-            self._no_candidate(inference, "its `%<` list is empty")
-            return
-        selected = node.modifier("%>")
-        target = selected.items[0] if selected is not None and len(selected.items) == 1 else None
-        if not isinstance(target, ConceptRef):
-            return  # NCD212/NCD117
-        value_names = {use.name for use in inference.values}
-        if target.canonical_name in value_names:
-            return  # step 3
-        if target.canonical_name != inference.cti:
-            return  # NCD302: the operand is not declared; declaring it makes it the candidate
-        candidates = [use for use in inference.values if use.concept.kind is not ConceptKind.PROPOSITION]
-        if candidates:
-            consumed: set[str] = set()
-            owners: dict[str, set[str]] = {}
-            for use in inference.values:
-                if not use.line.children:
-                    continue
-                for nested in self.model.under(use.line.flow_index):
-                    for read in nested.values + nested.contexts:
-                        owners.setdefault(read.name, set()).add(use.name)
-            for use in candidates:
-                if any(owner != use.name for owner in owners.get(use.name, ())):
-                    consumed.add(use.name)
-            if any(use.name not in consumed for use in candidates):
-                return  # step 4
-            reason = "every sibling value is consumed inside another sibling's subtree"
-        elif inference.values:
-            reason = "its only sibling values are propositions"
+        if inference.function_line.annotation("assign_sources") is not None:
+            reason = "its `%{assign_sources}` list is empty"
+        elif node.modifier("%<") is not None:
+            reason = "its `%<` list is empty"
         else:
-            reason = "it has no sibling value lines"
+            selected = node.modifier("%>")
+            target = selected.items[0] if selected is not None and len(selected.items) == 1 else None
+            if not isinstance(target, ConceptRef) or target.canonical_name != inference.cti:
+                return  # NCD212/NCD117, or NCD302: declaring the operand makes it the candidate
+            if any(use.concept.kind is not ConceptKind.PROPOSITION for use in inference.values):
+                reason = "every sibling value is consumed inside another sibling's subtree"
+            elif inference.values:
+                reason = "its only sibling values are propositions"
+            else:
+                reason = "it has no sibling value lines"
         self._no_candidate(inference, reason)
 
     def _no_candidate(self, inference: Inference, reason: str) -> None:
