@@ -13,12 +13,28 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from runtime.reference import (
-    NONE_AXIS, Error, Reference, ReferenceEncodingError, ReferenceModelError, ReferenceShapeError, Sign, Skip,
-    align, append, canonical_json, decode_element, encode_element, from_data, map_cells, parse_sign, stack,
-    truth_value, unwrap_element,
+    NONE_AXIS,
+    Error,
+    Reference,
+    ReferenceEncodingError,
+    ReferenceModelError,
+    ReferenceShapeError,
+    Sign,
+    Skip,
+    align,
+    append,
+    canonical_json,
+    decode_element,
+    encode_element,
+    from_data,
+    map_cells,
+    parse_sign,
+    stack,
+    truth_value,
+    unwrap_element,
 )
 
-FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FAST = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def R(data, axes):
@@ -55,6 +71,8 @@ def test_singleton_and_immutability():
     with pytest.raises(AttributeError):
         r._cells = ()  # type: ignore[misc]
     assert Reference.skip().data == [Skip] and not Reference.skip().has_value()
+    grid = Reference(("a", "b"), (1, 2), [Skip, Error("no_output", "none")])
+    assert pickle.loads(pickle.dumps(grid)) == grid and copy.deepcopy(grid) == grid
 
 
 def test_constructor_rejects_bad_shapes_and_values():
