@@ -6,7 +6,6 @@ holds the pydantic models that validate them, and ``ncdc.compile`` serialises th
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,7 +13,7 @@ from ncdc.annotation_keys import PERCEPTION_KEYS, START_FLAGS, is_literal_key
 from ncdc.ids import concept_id, inference_ids, sign, signature
 from ncdc.interpret import working_interpretation
 from ncdc.ir import AgentKind, ConceptKind, ConceptLine, Marker, Operator, Semantic
-from ncdc.plan import Inference, PlanModel, flow_key, functional_text, ground_declaration, parse_axes
+from ncdc.plan import Inference, PlanModel, declared_data, flow_key, functional_text, ground_declaration, parse_axes
 
 _TYPE_OF_KIND = {ConceptKind.OBJECT: "{}", ConceptKind.RELATION: "[]", ConceptKind.PROPOSITION: "<>", ConceptKind.SUBJECT: ":S:"}
 _PROMPT_SUFFIXES = (".md", ".txt", ".j2", ".jinja")
@@ -78,23 +77,8 @@ class ConceptTable:
         if found is None:
             return None
         line, _ = found
-        concept = line.concept
-        if concept is not None and concept.kind is ConceptKind.OBJECT and concept.literal is not None:
-            return [concept.literal]
-        for annotation in line.annotations:
-            if annotation.sigil != "%":
-                continue
-            value = annotation.value.strip()
-            if annotation.key == "literal_value":
-                try:
-                    return [json.loads(value)]
-                except ValueError:
-                    return [value]
-            if is_literal_key(annotation.key):
-                return None if value == "(runtime provided)" else [value]
-            if annotation.key in PERCEPTION_KEYS:
-                return [sign(annotation.key, value)]
-        return None
+        data = declared_data(line)
+        return data.reference_data if data is not None else None
 
     def ground_origin(self, name: str) -> str:
         found = self.ground_line(name)

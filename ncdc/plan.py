@@ -26,6 +26,7 @@ from ncdc.ir import (
     Operator,
     Plan,
     Semantic,
+    Span,
 )
 
 if TYPE_CHECKING:
@@ -564,6 +565,49 @@ def parse_axes(value: str) -> list[str]:
         if part:
             axes.append(part)
     return axes
+
+
+@dataclass(frozen=True, slots=True)
+class DeclaredData:
+    """The ground data a value line declares (R§2.5, first applicable rule of the table)."""
+
+    kind: str  # "literal" or the perception-norm key (file_location, prompt_location, ...)
+    value: object  # the literal value (None for `(runtime provided)`) or the path of a perception norm
+    span: "Span"
+
+    @property
+    def reference_data(self) -> list[object] | None:
+        """The ``reference_data`` the declaration gives the concept (R§2.5 table)."""
+        if self.kind == "literal":
+            return None if self.value is None else [self.value]
+        from ncdc.ids import sign
+
+        return [sign(self.kind, str(self.value))]
+
+
+def declared_data(line: ConceptLine) -> DeclaredData | None:
+    """Literal name, then ``%{literal_value}``, then ``%{literal<$% NAME>}``, then a perception key."""
+    import json
+
+    concept = line.concept
+    if concept is not None and concept.kind is ConceptKind.OBJECT and concept.literal is not None:
+        return DeclaredData("literal", concept.literal, concept.span)
+    annotations = [a for a in line.annotations if a.sigil == "%"]
+    for annotation in annotations:
+        if annotation.key == "literal_value":
+            value = annotation.value.strip()
+            try:
+                return DeclaredData("literal", json.loads(value), annotation.span)
+            except ValueError:
+                return DeclaredData("literal", value, annotation.span)
+    for annotation in annotations:
+        if is_literal_key(annotation.key):
+            value = annotation.value.strip()
+            return DeclaredData("literal", None if value == "(runtime provided)" else value, annotation.span)
+    for annotation in annotations:
+        if annotation.key in PERCEPTION_KEYS:
+            return DeclaredData(annotation.key, annotation.value.strip(), annotation.span)
+    return None
 
 
 def ground_declaration(line: ConceptLine) -> str | None:

@@ -40,7 +40,7 @@ from ncdc.ir import (
     Span,
 )
 from ncdc.options import CheckOptions
-from ncdc.plan import Inference, PlanModel, annotation_concepts, ground_declaration, parse_axes
+from ncdc.plan import Inference, PlanModel, annotation_concepts, declared_data, ground_declaration, parse_axes
 from ncdc.source import Reporter
 
 # Sequences whose executors never receive context concepts (NCD925).
@@ -125,35 +125,6 @@ def _declaration_span(line: ConceptLine, kind: str) -> Span:
         return line.span
     annotation = line.annotation(kind)
     return annotation.span if annotation is not None else line.span
-
-
-def _data_declaration(line: ConceptLine) -> tuple[str, object, Span] | None:
-    """The ground data a line declares (R§2.5, first applicable rule): (kind, value, span), or None."""
-    concept = line.concept
-    if concept is not None and concept.kind is ConceptKind.OBJECT and '"' in concept.core and concept.literal is not None:
-        return ("literal", concept.literal, concept.span)
-    for annotation in line.annotations:
-        if annotation.sigil != "%":
-            continue
-        value = annotation.value.strip()
-        if annotation.key == "literal_value":
-            try:
-                return ("literal", json.loads(value), annotation.span)
-            except ValueError:
-                return ("literal", value, annotation.span)
-        if is_literal_key(annotation.key):
-            return ("literal", None if value == "(runtime provided)" else value, annotation.span)
-    for annotation in line.annotations:
-        if annotation.sigil == "%" and annotation.key in (
-            "file_location",
-            "prompt_location",
-            "script_location",
-            "save_path",
-            "memorized_parameter",
-            "location_string",
-        ):
-            return (annotation.key, annotation.value.strip(), annotation.span)
-    return None
 
 
 def _show(value: object) -> str:
@@ -530,9 +501,9 @@ class _Graph:
                             help="declare the axes identically on every line, or only once",
                             related=(self.related(first_axes[1], f"first axes declaration of {name}"),),
                         )
-                data = _data_declaration(line) if line.annotations or '"' in name else None
+                data = declared_data(line) if line.annotations or '"' in name else None
                 if data is not None:
-                    kind, value, span = data
+                    kind, value, span = data.kind, data.value, data.span
                     if first_data is None:
                         first_data = ((kind, value), line)
                     elif (kind, value) != first_data[0]:

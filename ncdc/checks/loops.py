@@ -448,7 +448,7 @@ def _carried(model: PlanModel, reporter: Reporter, loop: _Loop) -> None:
         if line.marker is Marker.VALUE and line.concept is not None
     }
     enclosing = loop.inference.enclosing_loops
-    for target, (name, n, line) in loop.carried_targets.items():
+    for target, (name, _n, line) in loop.carried_targets.items():
         producers = model.producers.get(target, [])
         in_body = [p for p in producers if loop.contains(p)]
         if f"{target}*0" not in initials:
@@ -579,7 +579,7 @@ def _references(model: PlanModel, reporter: Reporter, loops: list[_Loop]) -> Non
         else:
             wrong, right, wrong_name, right_name = loop.plain_uses, loop.versioned_uses, loop.plain, loop.versioned
         other_line, _ = right[0]
-        for line, ref in wrong:
+        for _line, ref in wrong:
             reporter.at(
                 "NCD506",
                 ref.span,
@@ -655,7 +655,7 @@ def _reference(
             "NCD506",
             ref.span,
             f"`{name}` names the current element of loop {last}, but this line is not inside the body of a loop "
-            f"with index {last}" + (f" (enclosing loops: {', '.join(str(l.index) for l in stack)})" if stack else ""),
+            f"with index {last}" + (f" (enclosing loops: {', '.join(str(outer.index) for outer in stack)})" if stack else ""),
             help=f"use `{name}` only inside the body of loop {last}; outside it, read the loop's result instead",
         )
         return

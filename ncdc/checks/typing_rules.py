@@ -313,7 +313,7 @@ class _TypingRules:
                 unbound.append(line)
         errors = False
         by_slot: dict[int, tuple[ConceptRef, Binding]] = {}
-        for line, concept, binding in bound:
+        for _line, concept, binding in bound:
             first = by_slot.get(binding.slot)
             if first is None:
                 by_slot[binding.slot] = (concept, binding)
