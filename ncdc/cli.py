@@ -108,7 +108,6 @@ def _check(args) -> int:
 
     from ncdc.checker import CheckOptions, check
     from ncdc.inputs import collect_inputs
-    from ncdc.report import render, summary_line
     from ncdc.severity import Severity
 
     # The IR is acyclic and this process is short-lived: the cyclic collector would only rescan the growing
@@ -119,15 +118,12 @@ def _check(args) -> int:
     diagnostics = []
     sources: dict[str, list[str]] = {}
     for path, data in inputs:
-        plan_dir = Path(path).parent if path != (args.stdin_filename or "<stdin>") else Path.cwd()
-        options = CheckOptions(select=selected, ignore=ignored, check_files=args.check_files, plan_dir=plan_dir)
+        # Relative paths in a plan resolve against its directory (for stdin: that of --stdin-filename, else cwd).
+        options = CheckOptions(select=selected, ignore=ignored, check_files=args.check_files, plan_dir=Path(path).parent)
         result = check(data, path, options)
         diagnostics.extend(result.diagnostics)
         sources[path] = list(result.plan.source_lines)
-    output = render(args.format, diagnostics, sources, args.show_info)
-    if output:
-        sys.stdout.write(output)
-    print(summary_line(diagnostics), file=sys.stderr)
+    _report(diagnostics, sources, args, sys.stdout)
     if any(d.severity is Severity.ERROR for d in diagnostics):
         return EXIT_FINDINGS
     if args.warnings_as_errors and any(d.severity is Severity.WARNING for d in diagnostics):
