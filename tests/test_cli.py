@@ -517,7 +517,7 @@ def test_parse_rejects_a_directory(tmp_path: Path) -> None:
 
 # --- ncd-run ------------------------------------------------------------------------------------------------
 
-def test_ncd_run_is_not_implemented_yet(tmp_path: Path) -> None:
+def test_ncd_run_without_a_command_is_a_usage_error(tmp_path: Path) -> None:
     result = run("-c", "from runtime.cli import main; raise SystemExit(main())", cwd=tmp_path, module=False)
     assert result.returncode == 2
     assert result.stdout == ""

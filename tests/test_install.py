@@ -155,3 +155,26 @@ def test_installed_check_bad_plan_exits_1(installed: dict[str, Path]) -> None:
     assert result.returncode == 1, (result.stdout, result.stderr)
     assert result.stdout.startswith("bad.ncd:2:8: NCD121 ")
     assert "internal error" not in result.stderr
+
+
+def test_wheel_contains_every_module_of_the_checkout(installed: dict[str, Path]) -> None:
+    """A package missing from pyproject's explicit list would be silently left out of the wheel."""
+    with zipfile.ZipFile(installed["wheel"]) as wheel:
+        names = set(wheel.namelist())
+    expected = {
+        path.relative_to(PROJECT_ROOT).as_posix()
+        for package in ("ncdc", "runtime")
+        for path in (PROJECT_ROOT / package).rglob("*.py")
+        if "__pycache__" not in path.parts
+    }
+    assert expected - names == set()
+
+
+def test_installed_explain_and_compile_work(installed: dict[str, Path], tmp_path: Path) -> None:
+    explain = _run(["-m", "ncdc", "explain", "NCD301"], installed)
+    assert explain.returncode == 0 and "dependency cycle" in explain.stdout, explain.stderr
+    plan = tmp_path / "triage.ncd"
+    plan.write_text((PROJECT_ROOT / "examples" / "ticket_triage" / "plan.ncd").read_text(encoding="utf-8"), encoding="utf-8")
+    compiled = _run(["-m", "ncdc", "compile", str(plan)], installed)
+    assert compiled.returncode == 0, compiled.stderr
+    assert (tmp_path / "build" / "triage.schedule.json").is_file()
