@@ -194,6 +194,14 @@ def _operand(node: Operator, op: str) -> str | None:
     return _name(modifier.items[0])
 
 
+def _axis_names(node: Operator, op: str) -> list[str] | None:
+    """Axis names of a modifier, one or a list, braces stripped: ``%:({a})`` / ``%:[a, {b}]`` → ``["a", "b"]``."""
+    modifier = node.modifier(op)
+    if modifier is None:
+        return None
+    return parse_axes("[" + ", ".join(item.text for item in modifier.items) + "]")
+
+
 def _bare(node: Operator, op: str) -> str | None:
     """A name operand with braces stripped (``%:({axis})`` → ``axis``)."""
     modifier = node.modifier(op)
@@ -258,8 +266,9 @@ def _assigning(table: "ConceptTable", inference: Inference, node: Operator) -> d
     if marker == "=":
         return {"marker": "=", "canonical_concept": _operand(node, "%>"), "alias_concept": inference.cti}
     if marker == "%":
-        axes = node.modifier("%:")
-        axis_names = [a for a in parse_axes(axes.argument) if a] if axes is not None else table.axes(inference.cti)
+        axis_names = _axis_names(node, "%:")
+        if axis_names is None:
+            axis_names = table.axes(inference.cti)
         return {"marker": "%", "face_value": _face_value(inference, node), "axis_names": axis_names}
     if marker == ".":
         return {"marker": ".", "assign_source": assign_sources(table, inference), "assign_destination": inference.cti}
@@ -289,8 +298,7 @@ def _grouping(table: "ConceptTable", inference: Inference, node: Operator) -> di
         per_source = [parse_axes(part) for part in _split_list(by_axes_annotation.value)]
     collapse = node.modifier("%-")
     collapse_lists = [parse_axes(item.text) for item in collapse.items] if collapse is not None else None
-    common = node.modifier("%:")
-    common_axes = parse_axes(common.argument) if common is not None else None
+    common_axes = _axis_names(node, "%:")
     lines = {use.name: use.line for use in inference.values}
     by_axes: list[list[str]] = []
     for position, source in enumerate(sources):

@@ -928,3 +928,19 @@ def test_schema_prints_the_three_schemas(tmp_path: Path) -> None:
         assert isinstance(schema, dict) and ("type" in schema or "$ref" in schema)
     properties = document["schedule"]["properties"]
     assert list(properties)[:3] == ["schema_version", "ncdc_version", "source"]
+
+
+def test_axis_name_modifiers_are_read_as_names() -> None:
+    """`%:({letter})` and `%:[a, {b}]` give bare axis names, braces and brackets stripped (R§3.3)."""
+    from ncdc.compile import compile_plan
+
+    face = compile_plan(':<:[letters]\n    <= $% %>(["a", "b"]) %:({letter})\n', "x.ncd")
+    assert face.inferences[0]["working_interpretation"]["syntax"]["axis_names"] == ["letter"]
+    listed = compile_plan(':<:[letters]\n    <= $% %>(["a", "b"]) %:[a, {b}]\n', "x.ncd")
+    assert listed.inferences[0]["working_interpretation"]["syntax"]["axis_names"] == ["a", "b"]
+    grouped = compile_plan(
+        ":<:{g}\n    <= &[#] %>[{a}, {b}] %:({x})\n    <- {a}\n        | %{literal_value}: 1\n"
+        "    <- {b}\n        | %{literal_value}: 2\n",
+        "x.ncd",
+    )
+    assert grouped.inferences[0]["working_interpretation"]["syntax"]["by_axes"] == [["x"], ["x"]]
