@@ -13,20 +13,25 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-from ncdc.annotation_keys import PERCEPTION_KEYS, is_literal_key
+from ncdc.declarations import (
+    DeclaredData,
+    annotation_concepts,
+    declared_data,
+    flow_key,
+    functional_text,
+    ground_declaration,
+    parse_axes,
+)
 from ncdc.ir import (
-    Annotation,
     ConceptKind,
     ConceptLine,
     ConceptRef,
-    CommentKind,
     ElementDeclaration,
     LoopVersion,
     Marker,
     Operator,
     Plan,
     Semantic,
-    Span,
 )
 
 if TYPE_CHECKING:
@@ -41,21 +46,23 @@ SEQUENCE_OF_FAMILY = {
     "looping": "looping",
 }
 
-
-def flow_key(index: str) -> tuple[int, ...]:
-    return tuple(int(part) for part in index.split("."))
-
-
-def functional_text(line: ConceptLine) -> str | None:
-    """Canonical name of a functional concept (LANGUAGE.md §3.3): the payload, braced assertion unbraced."""
-    node = line.node
-    if isinstance(node, Semantic):
-        norm = "{" + node.norm + "}" if node.norm is not None else ""
-        assertion = node.assertion_gap + node.assertion.canonical_text if node.assertion else ""
-        return f"{node.agent.text}{norm}({node.body}){assertion}"
-    if isinstance(node, Operator):
-        return line.payload
-    return None
+# The line-level helpers live in ncdc/declarations.py; they are re-exported here because the compiler, the checks
+# and the runtime import them from ncdc.plan.
+__all__ = [
+    "SEQUENCE_OF_FAMILY",
+    "DeclaredData",
+    "Edge",
+    "Inference",
+    "LoopInfo",
+    "PlanModel",
+    "Use",
+    "annotation_concepts",
+    "declared_data",
+    "flow_key",
+    "functional_text",
+    "ground_declaration",
+    "parse_axes",
+]
 
 
 @dataclass(slots=True)
@@ -516,30 +523,6 @@ class PlanModel:
         return any(loop in inference.enclosing_loops for loop in self.loop_provided.get(name, ()))
 
 
-def annotation_concepts(annotation: Annotation) -> list[ConceptRef]:
-    """The concept references of a list-valued annotation (``%{value_order}: [{a}, {b}]``), with source spans."""
-    from ncdc.parse import PayloadParser, split_top_level
-
-    value = annotation.value
-    span = annotation.value_span
-    text, offset = value, 0
-    stripped = value.strip()
-    if stripped.startswith("[") and stripped.endswith("]"):
-        offset = value.index("[") + 1
-        text = value[offset : value.rindex("]")]
-    parser = PayloadParser(span.line, span.column)
-    refs: list[ConceptRef] = []
-    for part, at in split_top_level(text):
-        entry = part.strip()
-        if not entry:
-            continue
-        lead = len(part) - len(part.lstrip())
-        item = parser.item(entry, offset + at + lead)
-        if isinstance(item, ConceptRef):
-            refs.append(item)
-    return refs
-
-
 def _single_ref(node: Operator, op: str) -> ConceptRef | None:
     modifier = node.modifier(op)
     if modifier is None or len(modifier.items) != 1 or not isinstance(modifier.items[0], ConceptRef):
@@ -550,87 +533,3 @@ def _single_ref(node: Operator, op: str) -> ConceptRef | None:
 def _is_timing(line: ConceptLine) -> bool:
     node = line.node
     return isinstance(node, Operator) and node.family == "timing"
-
-
-def parse_axes(value: str) -> list[str]:
-    """``[a, {b}]`` → ``["a", "b"]`` (R§2.7)."""
-    inner = value.strip()
-    if inner.startswith("[") and inner.endswith("]"):
-        inner = inner[1:-1]
-    axes = []
-    for part in inner.split(","):
-        part = part.strip()
-        if part.startswith("{") and part.endswith("}"):
-            part = part[1:-1].strip()
-        if part:
-            axes.append(part)
-    return axes
-
-
-@dataclass(frozen=True, slots=True)
-class DeclaredData:
-    """The ground data a value line declares (R§2.5, first applicable rule of the table)."""
-
-    kind: str  # "literal" or the perception-norm key (file_location, prompt_location, ...)
-    value: object  # the literal value (None for `(runtime provided)`) or the path of a perception norm
-    span: "Span"
-
-    @property
-    def reference_data(self) -> list[object] | None:
-        """The ``reference_data`` the declaration gives the concept (R§2.5 table)."""
-        if self.kind == "literal":
-            return None if self.value is None else [self.value]
-        from ncdc.ids import sign
-
-        return [sign(self.kind, str(self.value))]
-
-
-def declared_data(line: ConceptLine) -> DeclaredData | None:
-    """Literal name, then ``%{literal_value}``, then ``%{literal<$% NAME>}``, then a perception key."""
-    import json
-
-    concept = line.concept
-    if concept is not None and concept.kind is ConceptKind.OBJECT and concept.literal is not None:
-        return DeclaredData("literal", concept.literal, concept.span)
-    annotations = [a for a in line.annotations if a.sigil == "%"]
-    for annotation in annotations:
-        if annotation.key == "literal_value":
-            value = annotation.value.strip()
-            try:
-                return DeclaredData("literal", json.loads(value), annotation.span)
-            except ValueError:
-                return DeclaredData("literal", value, annotation.span)
-    for annotation in annotations:
-        if is_literal_key(annotation.key):
-            value = annotation.value.strip()
-            return DeclaredData("literal", None if value == "(runtime provided)" else value, annotation.span)
-    for annotation in annotations:
-        if annotation.key in PERCEPTION_KEYS:
-            return DeclaredData(annotation.key, annotation.value.strip(), annotation.span)
-    return None
-
-
-def ground_declaration(line: ConceptLine) -> str | None:
-    """The kind of ground declaration on a value line (L§7.3), or None: ``literal``, a perception key,
-    ``literal_value``, ``is_ground``, ``comment``, ``input`` (a ``:>:`` line)."""
-    if line.marker is Marker.FUNCTION:
-        return None
-    concept = line.concept
-    if concept is not None and concept.kind is ConceptKind.OBJECT and concept.literal is not None:
-        return "literal"
-    for annotation in line.annotations:
-        if annotation.sigil != "%":
-            continue
-        if annotation.key in PERCEPTION_KEYS:
-            return annotation.key
-        if is_literal_key(annotation.key) or annotation.key == "literal_value":
-            return "literal"
-        if annotation.key == "is_ground" and annotation.value.strip().lower() == "true":
-            return "is_ground"
-    if any(c.kind is CommentKind.DESCRIPTION and c.text.startswith("Ground:") for c in line.comments):
-        return "comment"
-    if line.tail_description is not None and line.tail_description.startswith("Ground:"):
-        return "comment"
-    if line.marker is Marker.INPUT:
-        return "input"
-    return None

@@ -1,8 +1,12 @@
-"""Rule families on the plan model, one module each (CHECKS.md §3.3-§3.6).
+"""Rule families (CHECKS.md §3.3-§3.6).
 
 The parser layer (source, legacy, parse, flow) and the parser-layer families here (``annotations``,
 ``structure``, ``operators``) run on the IR; the families below run on the plan model (ncdc/plan.py). Each
-family exposes ``check(model, reporter, options)`` and reports with stable codes.
+family exposes ``check(model, reporter, options)`` and reports with stable codes: ``graph`` (NCD30x, NCD92x-NCD93x,
+NCD949), ``typing_rules`` (NCD40x, NCD923, NCD94x, NCD953) and ``loops`` (NCD50x, NCD95x). A family's entry module
+only runs its rule modules in order (``graph_*``, ``typing_*``, ``loop_*``), one sub-family each, so that no module
+grows past a few hundred lines; what a family's rules share is in its ``_*_facts`` module, and the few IR helpers
+shared across families are in ``_common``.
 """
 
 from __future__ import annotations

@@ -1,0 +1,278 @@
+"""Usage warnings of the dependency graph (CHECKS.md §3.6): NCD930 (several producers of one concept), NCD931
+(a concept consumed but neither produced nor declared ground), NCD932 (a ``$.`` with several ungated
+candidates), NCD933 (a result on no path to the plan output) and NCD934 (names differing only in case or
+spacing).
+
+Each is one pass over the inferences, the producers or the concept names; NCD933 is one breadth-first walk from
+the output's producers over what each inference *uses* (``_reads``). An inference whose operand names nothing
+in the plan (NCD302, ``GraphFacts.undeclared``) is taken to read every line it names, so that NCD932/NCD933 do
+not cascade from it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import deque
+
+from ncdc.checks._graph_facts import GraphFacts, append_destination, operator_of, refs
+from ncdc.ir import Binding, ConceptKind, ConceptLine, ConceptRef, Operator, Semantic, Span
+from ncdc.declarations import annotation_concepts
+from ncdc.plan import Inference
+
+_SPACE_INSIDE = re.compile(r"(?<=[{\[<(]) | (?=[}\]>)])")  # a space just inside a bracket (NCD934)
+
+
+def check(facts: GraphFacts) -> None:
+    """NCD930, NCD931, NCD932, NCD933, NCD934, in that order."""
+    _several_producers(facts)
+    _implicit_ground(facts)
+    _ungated_candidates(facts)
+    _unused_results(facts)
+    _near_duplicates(facts)
+
+
+def _several_producers(facts: GraphFacts) -> None:
+    """NCD930 for every producer after the first, except ``$+`` accumulations, pass-throughs (L§5.4 a), failed
+    lines and second roots."""
+    for name, producers in facts.producers.items():
+        if len(producers) < 2:
+            continue
+        counted = [p for p in producers if append_destination(p) is None]
+        keys = [p.key for p in counted]
+        kept = []
+        for position, producer in enumerate(counted):
+            if operator_of(producer) in ("$.", "$=") and any(
+                k[: len(producer.key)] == producer.key for k in keys[position + 1 : position + 2]
+            ):
+                continue  # pass-through: re-exports the concept produced inside its own subtree (L§5.4 a)
+            kept.append(producer)
+        if len(kept) < 2:
+            continue
+        first = kept[0]
+        for extra in kept[1:]:
+            if not extra.complete or (extra.cti_line.depth == 0 and extra.cti_line is not facts.model.plan.root):
+                continue  # a failed line, or a second root (NCD202)
+            facts.reporter.at(
+                "NCD930",
+                extra.cti_line.span,
+                f"{name} is also produced here; its first producer is the inference at line {first.source_line}, "
+                "and consumers read whichever finishes first",
+                help="give the results distinct names (select among gated alternatives with `$.`), or remove "
+                "one producer",
+                related=(facts.related(first.cti_line, f"first producer of {name}"),),
+            )
+
+
+def _implicit_ground(facts: GraphFacts) -> None:
+    """NCD931 once per concept, at its first naming line (else its first mention)."""
+    mentioned: dict[str, Span] = {}  # consumed concept -> its first mention by a reading line or operand
+    for inference in facts.model.inferences:
+        if not inference.complete:
+            continue  # a failed line may be the one that declares or produces what it reads
+        # A loop's context lines declare its element and carried concepts (NCD503, NCD507), whose names
+        # the model keys by the declaration line rather than by the body's spelling (`{x}` for `{x}*1`).
+        uses = inference.values if inference.loop is not None else inference.values + inference.contexts
+        for use in uses:
+            span = use.concept.span
+            known = mentioned.get(use.name)
+            if known is None or (span.line, span.column) < (known.line, known.column):
+                mentioned[use.name] = span
+    for name, mention in mentioned.items():
+        if facts.produced(name) or facts.ground_declared(name):
+            continue
+        lines = facts.model.lines_naming.get(name)
+        span = lines[0].span if lines else mention
+        facts.reporter.at(
+            "NCD931",
+            span,
+            f"{name} is consumed but never produced and not declared ground: the run's inputs file must "
+            "supply it, or the run is blocked at start",
+            help=f"declare {name} ground (`%{{file_location}}`, `%{{literal_value}}`, ...) or give it a "
+            "producing operation",
+        )
+
+
+def _ungated_candidates(facts: GraphFacts) -> None:
+    """NCD932 for a ``$.`` with two or more candidates that no gate guards."""
+    guarded: dict[str, bool] = {}  # concept -> guarded, shared by the recursive ``_guarded`` calls
+    for inference in facts.model.inferences:
+        node = inference.functional
+        if (
+            inference.kind != "ordinary"
+            or not inference.complete
+            or not isinstance(node, Operator)
+            or node.op != "$."
+            or inference.flow_index in facts.undeclared
+        ):
+            continue
+        candidates = _candidates(facts, inference, node)
+        ungated = [name for name, _ in candidates if not _guarded(facts, guarded, name)]
+        if len(ungated) < 2:
+            continue
+        facts.reporter.at(
+            "NCD932",
+            inference.function_line.span,
+            f"`$.` for {inference.cti} has {len(ungated)} candidates not guarded by a gate "
+            f"({', '.join(ungated)}): the first one resolved always wins and the others are dead work",
+            help="gate the alternatives, or keep a single ungated fallback as the last candidate",
+        )
+
+
+def _unused_results(facts: GraphFacts) -> None:
+    """NCD933: ordinary inferences of the main tree that no path from the plan output reaches."""
+    if facts.root_name is None:
+        return
+    reached: set[str] = set()
+    queue: deque[Inference] = deque()
+
+    def reach(inference: Inference) -> None:
+        if inference.flow_index not in reached:
+            reached.add(inference.flow_index)
+            queue.append(inference)
+
+    for producer in facts.producers.get(facts.root_name, ()):
+        reach(producer)
+    while queue:
+        inference = queue.popleft()
+        for name in _reads(facts, inference):
+            for producer in facts.producers.get(name, ()):
+                reach(producer)
+        function = _function_producer(facts, inference)
+        if function is not None:
+            reach(function)
+    for inference in facts.model.inferences:
+        if (
+            inference.flow_index in reached
+            or inference.kind != "ordinary"
+            or not inference.complete
+            or not _in_main_tree(inference)
+        ):
+            continue
+        facts.reporter.at(
+            "NCD933",
+            inference.cti_line.span,
+            f"the result {inference.cti} is never used on any path to the plan output {facts.root_name}: the "
+            "step still runs and costs time",
+            help="bind it as an input where it is needed, use it in an operation, or delete the step",
+        )
+
+
+def _near_duplicates(facts: GraphFacts) -> None:
+    """NCD934 for each name whose normalised form (same kind of concept) an earlier name already has."""
+    first_of: dict[tuple[ConceptKind, str], tuple[str, ConceptLine]] = {}
+    for name, lines in facts.model.lines_naming.items():
+        concept = lines[0].concept
+        if concept is None or (concept.kind is ConceptKind.OBJECT and '"' in name and concept.literal is not None):
+            continue
+        key = (concept.kind, _normalized(name))
+        found = first_of.get(key)
+        if found is None:
+            first_of[key] = (name, lines[0])
+            continue
+        other, other_line = found
+        facts.reporter.at(
+            "NCD934",
+            lines[0].span,
+            f"{name} differs from {other} (line {other_line.line}) only in letter case or spacing: the two "
+            "names never connect",
+            help=f"use one spelling, e.g. {other}",
+            related=(facts.related(other_line, f"first spelling {other}"),),
+        )
+
+
+def _candidates(facts: GraphFacts, inference: Inference, node: Operator) -> list[tuple[str, ConceptRef]]:
+    """The ``$.`` candidate list of R§3.3 (shared with emit and the runtime through the model)."""
+    return facts.model.assign_candidates(inference)
+
+
+def _reads(facts: GraphFacts, inference: Inference) -> list[str]:
+    """The concepts an inference *uses* (CHECKS.md §3.6 NCD933): bound or ordered inputs, ``$.`` candidates,
+    grouping sources, gate conditions, loop base and initial values, assigning operands. An inference whose
+    operands are unknown (a failed line, an undeclared operand) is taken to use every line it names."""
+    everything = [use.name for use in inference.values + inference.contexts]
+    node = inference.functional
+    if not inference.complete or inference.flow_index in facts.undeclared or node is None:
+        return everything
+    if inference.kind == "gate":
+        return [use.name for use in inference.values]
+    if isinstance(node, Semantic):
+        order = inference.function_line.annotation("value_order")
+        if order is not None:
+            return [ref.canonical_name for ref in annotation_concepts(order)]
+        if _bound(inference):
+            return [
+                use.name
+                for use in inference.values
+                if any(isinstance(s, Binding) for s in use.concept.suffixes)
+            ]
+        return [use.name for use in inference.values]
+    assert isinstance(node, Operator)
+    if node.op == "$.":
+        names = [name for name, _ in _candidates(facts, inference, node)]
+        if inference.kind == "loop_body" and not set(names) <= {use.name for use in inference.values}:
+            return everything  # the body selects an undeclared result (NCD504)
+        return names if names else everything
+    if node.op in ("$=", "$-"):
+        return [ref.canonical_name for ref in refs(node, "%>")]
+    if node.op == "$+":
+        return [ref.canonical_name for ref in refs(node, "%>") + refs(node, "%<")]
+    if node.op == "$%":
+        return []
+    if node.family == "grouping":
+        return [ref.canonical_name for ref in refs(node, "%>")]
+    if node.family == "looping":
+        return [use.name for use in inference.values]
+    return everything
+
+
+def _function_producer(facts: GraphFacts, inference: Inference) -> Inference | None:
+    """The gate or loop-body inference whose cti is this inference's function concept."""
+    found = facts.model.by_index.get(inference.function_line.flow_index)
+    if found is not None and found is not inference and found.kind in ("gate", "loop_body"):
+        return found
+    return None
+
+
+def _guarded(facts: GraphFacts, cache: dict[str, bool], name: str, visiting: frozenset[str] = frozenset()) -> bool:
+    """A ``$.`` candidate guarded by a gate: every producer is gated, or is a ``$=``/``$.`` that passes on
+    only guarded concepts (a gated producer further up)."""
+    known = cache.get(name)
+    if known is not None:
+        return known
+    producers = facts.producers.get(name)
+    result = False
+    if producers and name not in visiting and not facts.ground_declared(name):
+        result = True
+        for producer in producers:
+            if producer.gated_by is not None:
+                continue
+            node = producer.functional
+            if isinstance(node, Operator) and node.op in ("$=", "$.") and producer.complete:
+                inner = (
+                    [ref.canonical_name for ref in refs(node, "%>")]
+                    if node.op == "$="
+                    else [n for n, _ in _candidates(facts, producer, node)]
+                )
+                if inner and all(_guarded(facts, cache, n, visiting | {name}) for n in inner):
+                    continue
+            result = False
+            break
+    if not visiting:
+        cache[name] = result
+    return result
+
+
+def _in_main_tree(inference: Inference) -> bool:
+    """False for inferences under a second root (NCD202 already reports that tree)."""
+    return inference.key[0] == 1
+
+
+def _bound(inference: Inference) -> bool:
+    """Whether some value input carries a slot binding ``<:{n}>`` (then only bound inputs are read)."""
+    return any(isinstance(s, Binding) for use in inference.values for s in use.concept.suffixes)
+
+
+def _normalized(name: str) -> str:
+    """Lower-cased, whitespace runs collapsed, no space just inside a bracket (NCD934)."""
+    text = " ".join(name.lower().split())
+    return _SPACE_INSIDE.sub("", text) if " " in text else text
