@@ -130,12 +130,20 @@ def _unused_results(facts: GraphFacts) -> None:
             reached.add(inference.flow_index)
             queue.append(inference)
 
+    # A carried name X*-N reads X: the previous iteration's value (or, without X*0, the value before the loop).
+    carried_source: dict[str, str] = {}
+    for loop in facts.model.inferences:
+        if loop.loop is not None:
+            for concept, (name, _n, _initial) in loop.loop.carried.items():
+                carried_source[name] = concept
     for producer in facts.producers.get(facts.root_name, ()):
         reach(producer)
     while queue:
         inference = queue.popleft()
         for name in _reads(facts, inference):
             for producer in facts.producers.get(name, ()):
+                reach(producer)
+            for producer in facts.producers.get(carried_source.get(name, ""), ()):
                 reach(producer)
         function = _function_producer(facts, inference)
         if function is not None:
