@@ -65,6 +65,28 @@ def _bindings(items: list[str]) -> dict[str, str]:
     return out
 
 
+class Progress:
+    """A one-line progress display on a terminal's stderr: steps done so far and the latest one."""
+
+    def __init__(self, stream) -> None:
+        self.stream = stream
+        self.done = 0
+
+    def __call__(self, row: dict) -> None:
+        if row.get("kind") != "item":
+            return
+        self.done += 1
+        name = row.get("concept_name") or ""
+        line = f"  {self.done} steps  wave {row.get('cycle')}  {row.get('flow_index')} {row.get('status')} {name}"
+        self.stream.write("\r" + line[:100].ljust(100))
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self.done:
+            self.stream.write("\r" + " " * 100 + "\r")
+            self.stream.flush()
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     from runtime.load import LoadError
@@ -78,7 +100,13 @@ def main(argv: list[str] | None = None) -> int:
             "llm_model": args.llm_model, "llm_base_url": args.llm_base_url})
         for warning in orch.plan.warnings:
             print(warning, file=sys.stderr)
-        result = orch.run()
+        progress = Progress(sys.stderr) if not args.json and sys.stderr.isatty() else None
+        orch.on_result = progress
+        try:
+            result = orch.run()
+        finally:
+            if progress is not None:
+                progress.close()
     except LoadError as exc:
         print(f"ncd-run: {exc}", file=sys.stderr)
         return 2

@@ -7,7 +7,7 @@ import threading
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from runtime.executors import select_executors
 from runtime.load import LoadError, Plan, initial_values, load_plan, missing_ground, read_inputs
@@ -40,7 +40,8 @@ class Orchestrator:
     """One run of one plan. Validation problems raise ``LoadError`` at construction; outcomes are returned."""
 
     def __init__(self, plan: Any, *, inputs: Any = None, store: Store | None = None, run_id: str | None = None,
-                 options: dict[str, Any] | None = None, max_concurrency: int | None = None) -> None:
+                 options: dict[str, Any] | None = None, max_concurrency: int | None = None,
+                 on_result: Callable[[dict[str, Any]], None] | None = None) -> None:
         opts = dict(DEFAULTS)
         opts["llm_model"] = os.environ.get("NCD_LLM_MODEL")
         opts["llm_base_url"] = os.environ.get("NCD_LLM_BASE_URL") or os.environ.get("OPENAI_BASE_URL")
@@ -60,6 +61,7 @@ class Orchestrator:
         allow = tuple(Path(a).resolve() for a in opts.get("allow_dir") or ())
         self.perceiver = Perceiver(self.plan.plan_dir, allow)
         self._lock = threading.Lock()
+        self.on_result = on_result  # called with every result row as it is recorded (progress displays)
 
     @classmethod
     def from_ncd(cls, path: str | Path, **kw: Any) -> Orchestrator:
@@ -76,6 +78,8 @@ class Orchestrator:
         def record(row: dict[str, Any]) -> None:
             with self._lock:
                 self.store.append_result(self.run_id, row)
+                if self.on_result is not None:
+                    self.on_result(row)
 
         scheduler = Scheduler(self.plan, self.ground, self.externals, self.executors, self.perceiver,
                               self.options, record)
