@@ -670,3 +670,18 @@ def test_random_valid_plans_are_clean_and_a_back_edge_always_gives_a_real_cycle(
         for waiting, awaited in zip(steps, steps[1:] + steps[:1]):
             consumer, producer = by_line[waiting], by_line[awaited]
             assert consumer.flow_index in edges[producer.flow_index], (text, diagnostic.message)
+
+
+def test_a_pass_through_chain_deeper_than_the_recursion_limit_is_checked() -> None:
+    """NCD932's guard analysis follows `$=` copies; a 3,000-long chain must not exhaust Python's recursion."""
+    import sys
+
+    from ncdc.checker import check
+
+    n = max(3000, sys.getrecursionlimit() + 500)
+    lines = [":<:{out}", f"    <= $. %>({{c {n}}})"]
+    for k in range(n, 1, -1):
+        lines += [f"    <- {{c {k}}}", f"        <= $= %>({{c {k - 1}}})", f"        <- {{c {k - 1}}}"]
+    lines += ["    <- {c 1}", '        | %{literal_value}: "x"']
+    result = check("\n".join(lines) + "\n", "chain.ncd")
+    assert not [d for d in result.diagnostics if d.severity.value == "error"]

@@ -241,33 +241,71 @@ def _function_producer(facts: GraphFacts, inference: Inference) -> Inference | N
     return None
 
 
-def _guarded(facts: GraphFacts, cache: dict[str, bool], name: str, visiting: frozenset[str] = frozenset()) -> bool:
-    """A ``$.`` candidate guarded by a gate: every producer is gated, or is a ``$=``/``$.`` that passes on
-    only guarded concepts (a gated producer further up)."""
-    known = cache.get(name)
-    if known is not None:
-        return known
+def _passed_on(facts: GraphFacts, name: str) -> list[str] | None:
+    """The concepts whose guard ``name`` inherits, or None when ``name`` is not guarded: it has no producer, is
+    declared ground, or has an ungated producer that does not merely pass values on (a ``$=``/``$.``)."""
     producers = facts.producers.get(name)
-    result = False
-    if producers and name not in visiting and not facts.ground_declared(name):
-        result = True
-        for producer in producers:
-            if producer.gated_by is not None:
+    if not producers or facts.ground_declared(name):
+        return None
+    inherited: list[str] = []
+    for producer in producers:
+        if producer.gated_by is not None:
+            continue
+        node = producer.functional
+        if not (isinstance(node, Operator) and node.op in ("$=", "$.") and producer.complete):
+            return None
+        inner = (
+            [ref.canonical_name for ref in refs(node, "%>")]
+            if node.op == "$="
+            else [n for n, _ in _candidates(facts, producer, node)]
+        )
+        if not inner:
+            return None
+        inherited.extend(inner)
+    return inherited
+
+
+def _guarded(facts: GraphFacts, cache: dict[str, bool], name: str) -> bool:
+    """A ``$.`` candidate guarded by a gate: every producer is gated, or is a ``$=``/``$.`` that passes on only
+    guarded concepts (a gated producer further up). Iterative: pass-through chains can be as long as the plan,
+    far deeper than Python's recursion limit; a concept met again on its own chain (a cycle) is not guarded."""
+    if name in cache:
+        return cache[name]
+    visiting: set[str] = set()
+    stack: list[list] = [[name, None, 0]]  # frames: [concept, inherited concepts, next position]
+    while stack:
+        frame = stack[-1]
+        current = frame[0]
+        if frame[1] is None:
+            inherited = _passed_on(facts, current)
+            if inherited is None:
+                cache[current] = False
+                stack.pop()
                 continue
-            node = producer.functional
-            if isinstance(node, Operator) and node.op in ("$=", "$.") and producer.complete:
-                inner = (
-                    [ref.canonical_name for ref in refs(node, "%>")]
-                    if node.op == "$="
-                    else [n for n, _ in _candidates(facts, producer, node)]
-                )
-                if inner and all(_guarded(facts, cache, n, visiting | {name}) for n in inner):
-                    continue
-            result = False
-            break
-    if not visiting:
-        cache[name] = result
-    return result
+            frame[1] = inherited
+            visiting.add(current)
+        inherited = frame[1]
+        result, descended = True, False
+        while frame[2] < len(inherited):
+            child = inherited[frame[2]]
+            known = cache.get(child)
+            if known is None:
+                if child in visiting:
+                    result = False
+                    break
+                stack.append([child, None, 0])
+                descended = True
+                break
+            if not known:
+                result = False
+                break
+            frame[2] += 1
+        if descended:
+            continue
+        cache[current] = result
+        visiting.discard(current)
+        stack.pop()
+    return cache[name]
 
 
 def _in_main_tree(inference: Inference) -> bool:
