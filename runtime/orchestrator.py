@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from runtime.executors import select_executors
+from runtime.gcpolicy import run_gc
 from runtime.load import LoadError, Plan, initial_values, load_plan, missing_ground, read_inputs
 from runtime.perception import Perceiver
 from runtime.scheduler import RunState, Scheduler
@@ -83,7 +84,8 @@ class Orchestrator:
 
         scheduler = Scheduler(self.plan, self.ground, self.externals, self.executors, self.perceiver,
                               self.options, record)
-        state = scheduler.run()
+        with run_gc():  # GC settings for the span of the run (runtime/gcpolicy.py); never affects outputs
+            state = scheduler.run()
         result = RunResult(self.run_id, state.outcome, self._final(state), state.cycles, state.executed,
                            state.reasons)
         self.store.finish_run(self.run_id, result.outcome, {"reasons": result.reasons, "cycles": result.cycles,

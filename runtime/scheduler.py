@@ -10,6 +10,7 @@ batch in flow order, so values never depend on timing.
 
 from __future__ import annotations
 
+import bisect
 import heapq
 import itertools
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -21,14 +22,17 @@ from runtime.reference import Reference, Skip
 from runtime.sequences import Outcome, StepFailure, assigning, grouping, looping, semantic, timing
 
 
-@dataclass
+_MET: frozenset = frozenset()
+
+
+@dataclass(slots=True)
 class Stored:
     ref: Reference
     wave: int
     meta: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass
+@dataclass(slots=True)
 class Scope:
     path: str
     parent: Scope | None
@@ -38,6 +42,8 @@ class Scope:
     open: int = 0
     loop: LoopRun | None = None  # the loop iteration this scope belongs to
     max_wave: int = 0
+    # flow index -> instances of this scope with an unmet ("support", flow index) condition (no rescans, §4.3)
+    dependents: dict[str, list[Instance]] = field(default_factory=dict)
 
     def lookup(self, name: str) -> tuple[Stored, Scope] | None:
         s: Scope | None = self
@@ -56,27 +62,27 @@ class Scope:
         return False
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Instance:
     fi: str
     scope: Scope
     inf: dict[str, Any]
     entry: dict[str, Any]
     status: str = "pending"
-    unmet: set = field(default_factory=set)
+    unmet: set | frozenset = field(default_factory=set)  # §4.2 conditions still unmet; empty once ready
     wave_base: int = 0
     mask: tuple[str, tuple[bool, ...]] | None = None
     wave: int = 0
+    key: tuple = field(init=False, repr=False)  # (flow key, scope order): ready-queue and commit order
 
-    @property
-    def key(self) -> tuple:
-        return (flow_key(self.fi), self.scope.order)
+    def __post_init__(self) -> None:
+        self.key = (flow_key(self.fi), self.scope.order)
 
     def __lt__(self, other: Instance) -> bool:
         return self.key < other.key
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class LoopRun:
     inst: Instance
     axis: str = ""
@@ -89,7 +95,7 @@ class LoopRun:
     scope: Scope | None = None
 
 
-@dataclass
+@dataclass(slots=True)
 class Result:
     inst: Instance
     status: str  # completed | failed
@@ -122,7 +128,7 @@ class Scheduler:
         self.top = Scope("", None, ())
         for name, ref in ground.items():
             self.top.values[name] = Stored(ref, 0)
-        self.ready: list[Instance] = []
+        self.ready: list[tuple[tuple, Instance]] = []     # (instance key, instance): compared in C
         self.waiting: dict[str, list[Instance]] = {}       # concept -> instances waiting for it
         self.done: list[Result] = []
         self.failures: list[dict[str, Any]] = []
@@ -131,10 +137,14 @@ class Scheduler:
         self.cycles = 0
         self.loops: dict[int, LoopRun] = {}
         self._members: dict[str | None, list[str]] = {}
-        for fi in plan.order:
+        self._order = plan.order
+        for fi in self._order:
             loops = plan.entries[fi]["enclosing_loops"]
             self._members.setdefault(loops[-1] if loops else None, []).append(fi)
         self._scope_counter = itertools.count(1)
+        self._names: dict[str, tuple[str, ...]] = {}                 # flow index -> names its view reads
+        self._victims: dict[str, list[str]] = {}                     # flow index -> §5.3 skip-propagation set
+        self._uses: dict[str, int] | None = None                     # concept -> inferences reading it
 
     # ------------------------------------------------------------ instances and readiness
 
@@ -157,7 +167,7 @@ class Scheduler:
                 for j in inst.entry["supported_by"]:
                     other = scope.instances.get(j)
                     if other is not None and other.status not in ("completed", "skipped"):
-                        inst.unmet.add(("support", j))
+                        self._support(inst, j)
                     elif other is not None:
                         inst.wave_base = max(inst.wave_base, other.wave)
             # accumulators written inside a loop that does not enclose this inference: wait for that loop
@@ -169,7 +179,7 @@ class Scheduler:
                         loop_fi = theirs[len(mine)]
                         other = scope.instances.get(loop_fi)
                         if loop_fi != inst.fi and other is not None and other.status not in ("completed", "skipped"):
-                            inst.unmet.add(("support", loop_fi))
+                            self._support(inst, loop_fi)
         skip_values = seq != "looping" and (inf["start_without_value"] or inf["start_without_value_only_once"])
         if skip_values:
             return
@@ -187,6 +197,12 @@ class Scheduler:
                 self.waiting.setdefault(name, []).append(inst)
             if not self._cands_ok(inst, cands):
                 inst.unmet.add(("cands",))
+
+    def _support(self, inst: Instance, fi: str) -> None:
+        cond = ("support", fi)
+        if cond not in inst.unmet:
+            inst.unmet.add(cond)
+            inst.scope.dependents.setdefault(fi, []).append(inst)
 
     def _need(self, inst: Instance, name: str) -> None:
         found = inst.scope.lookup(name)
@@ -210,7 +226,8 @@ class Scheduler:
 
     def _make_ready(self, inst: Instance) -> None:
         inst.status = "ready"
-        heapq.heappush(self.ready, inst)
+        inst.unmet = _MET  # never consulted again (only pending instances are); frees one set per instance
+        heapq.heappush(self.ready, (inst.key, inst))
 
     def _satisfy(self, inst: Instance, cond: tuple, wave: int) -> None:
         if inst.status != "pending" or cond not in inst.unmet:
@@ -246,7 +263,10 @@ class Scheduler:
         return scope
 
     def _resolved(self, name: str, scope: Scope, stored: Stored) -> None:
-        for inst in list(self.waiting.get(name, [])):
+        waiting = self.waiting.get(name)
+        if not waiting:
+            return
+        for inst in list(waiting):
             if inst.status != "pending" or not inst.scope.within(scope):
                 continue
             found = inst.scope.lookup(name)
@@ -259,20 +279,29 @@ class Scheduler:
                 src = syntax["assign_source"]
                 if self._cands_ok(inst, list(src) if isinstance(src, list) else [src]):
                     self._satisfy(inst, ("cands",), stored.wave)
+        # an instance leaves `pending` for good: forget it, so finished loop iterations are not rescanned
+        self.waiting[name] = [inst for inst in waiting if inst.status == "pending"]
 
-    def view(self, inst: Instance) -> dict[str, Reference]:
+    def _view_names(self, inst: Instance) -> tuple[str, ...]:
+        names = self._names.get(inst.fi)
+        if names is not None:
+            return names
         inf = inst.inf
-        names = set(inf["value_concepts"]) | set(inf["context_concepts"]) | {inf["concept_to_infer"]}
+        found = set(inf["value_concepts"]) | set(inf["context_concepts"]) | {inf["concept_to_infer"]}
         wi = inf["working_interpretation"]
         for v in (wi.get("syntax") or {}).values():
             for x in (v if isinstance(v, list) else [v]):
                 if isinstance(x, str):
-                    names.add(x)
+                    found.add(x)
         for sel in (wi.get("value_selectors") or {}).values():
             if sel.get("source_concept"):
-                names.add(sel["source_concept"])
+                found.add(sel["source_concept"])
+        names = self._names[inst.fi] = tuple(sorted(found))
+        return names
+
+    def view(self, inst: Instance) -> dict[str, Reference]:
         out: dict[str, Reference] = {}
-        for name in names:
+        for name in self._view_names(inst):
             found = inst.scope.lookup(name)
             if found is None:
                 continue
@@ -290,7 +319,7 @@ class Scheduler:
         with ThreadPoolExecutor(max_workers=self.max_concurrency, thread_name_prefix="ncd-run") as pool:
             while True:
                 while self.ready and not self.budget and len(futures) < self.max_concurrency:
-                    inst = heapq.heappop(self.ready)
+                    inst = heapq.heappop(self.ready)[1]
                     if inst.status != "ready":
                         continue
                     self._start(inst, pool, futures)
@@ -381,9 +410,9 @@ class Scheduler:
         inst.status = status
         scope = inst.scope
         scope.max_wave = max(scope.max_wave, inst.wave)
-        for other in list(scope.instances.values()):
-            if ("support", inst.fi) in other.unmet:
-                self._satisfy(other, ("support", inst.fi), inst.wave)
+        cond = ("support", inst.fi)
+        for other in scope.dependents.pop(inst.fi, ()):
+            self._satisfy(other, cond, inst.wave)
         scope.open -= 1
         if scope.open == 0 and scope.loop is not None:
             self._iteration_done(scope.loop)
@@ -405,17 +434,42 @@ class Scheduler:
                 x.mask = decision.mask
         self._finished(t, "completed")
 
+    @staticmethod
+    def _reads(inf: dict[str, Any]) -> set[str]:
+        return set(inf["value_concepts"]) | set(inf["context_concepts"])
+
+    def _skippable(self, fi: str) -> list[str]:
+        """Descendants of ``fi`` (flow order) whose cti no inference outside ``fi``'s subtree reads (§5.3)."""
+        found = self._victims.get(fi)
+        if found is not None:
+            return found
+        if self._uses is None:
+            self._uses = {}
+            for inf in self.plan.inferences.values():
+                for name in self._reads(inf):
+                    self._uses[name] = self._uses.get(name, 0) + 1
+        order = self._order
+        start = bisect.bisect_right(order, flow_key(fi), key=flow_key)
+        prefix = fi + "."
+        subtree = [fi]
+        for other in itertools.islice(order, start, None):
+            if not other.startswith(prefix):
+                break
+            subtree.append(other)
+        inside: dict[str, int] = {}
+        for other in subtree:
+            for name in self._reads(self.plan.inferences[other]):
+                inside[name] = inside.get(name, 0) + 1
+        uses = self._uses
+        found = self._victims[fi] = [
+            other for other in subtree[1:]
+            if uses.get(c := self.plan.inferences[other]["concept_to_infer"], 0) <= inside.get(c, 0)]
+        return found
+
     def _skip_branch(self, x: Instance, wave: int) -> None:
-        prefix = x.fi + "."
-        subtree = {fi for fi in self.plan.inferences if fi == x.fi or fi.startswith(prefix)}
-        needed_outside = set()
-        for fi, inf in self.plan.inferences.items():
-            if fi not in subtree:
-                needed_outside.update(inf["value_concepts"])
-                needed_outside.update(inf["context_concepts"])
-        victims = [x] + sorted((i for fi, i in x.scope.instances.items()
-                                if fi.startswith(prefix) and i.status in ("pending", "ready")
-                                and i.inf["concept_to_infer"] not in needed_outside), key=lambda i: i.key)
+        pool = x.scope.instances
+        victims = [x] + [i for i in (pool.get(fi) for fi in self._skippable(x.fi))
+                         if i is not None and i.status in ("pending", "ready")]
         for inst in victims:
             inst.wave = wave
             if inst.inf["inference_sequence"] != "timing":
@@ -500,6 +554,9 @@ class Scheduler:
                      "concept_name": None, "value": result.ref if result else None,
                      "meta": {"loop": {"position": loop.position - 1}}})
         self._last_scope = scope
+        # every instance of the finished iteration is done: drop the scope <-> instance cycle so the iteration's
+        # records are freed by reference counting rather than left to the cyclic GC (values stay for _loop_done)
+        scope.instances.clear()
         self._next_iteration(loop)
 
     def _loop_done(self, loop: LoopRun) -> None:
