@@ -240,6 +240,24 @@ def phases(python: str, path: Path, runs: int) -> tuple[float, float]:
     return best
 
 
+def ncdc_command(given: str | None) -> list[str]:
+    """The command that runs ncdc: ``--ncdc`` (shell-split), else `ncdc` on PATH, else `python -m ncdc`."""
+    if given:
+        return shlex.split(given)
+    found = shutil.which("ncdc")
+    return [found] if found else [sys.executable, "-m", "ncdc"]
+
+
+def probe_failure(cmd: list[str], proc: subprocess.CompletedProcess | None, error: OSError | None = None) -> str | None:
+    """Why ``cmd --version`` shows that ncdc cannot run at all, or None when it ran."""
+    if error is not None:
+        return f"error: cannot run {shlex.join(cmd)}: {error}"
+    if proc is not None and proc.returncode != 0:
+        return (f"error: `{shlex.join(cmd + ['--version'])}` exited {proc.returncode}:\n"
+                f"{(proc.stderr or proc.stdout).strip()}")
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--ncdc", help="command to run ncdc (shell-split); default: `ncdc` on PATH, "
@@ -257,21 +275,15 @@ def main(argv: list[str] | None = None) -> int:
         write_plans(sizes, args.generate_only)
         return 0
 
-    if args.ncdc:
-        cmd = shlex.split(args.ncdc)
-    else:
-        found = shutil.which("ncdc")
-        cmd = [found] if found else [sys.executable, "-m", "ncdc"]
-
+    cmd = ncdc_command(args.ncdc)
     # Cold start first: it doubles as the "can ncdc run at all?" probe.
     try:
         t_version, proc = _best_of(cmd + ["--version"], 10)
+        failure = probe_failure(cmd, proc)
     except OSError as exc:
-        print(f"error: cannot run {shlex.join(cmd)}: {exc}", file=sys.stderr)
-        return 2
-    if proc.returncode != 0:
-        print(f"error: `{shlex.join(cmd + ['--version'])}` exited {proc.returncode}:\n"
-              f"{(proc.stderr or proc.stdout).strip()}", file=sys.stderr)
+        failure = probe_failure(cmd, None, exc)
+    if failure:
+        print(failure, file=sys.stderr)
         return 2
 
     with tempfile.TemporaryDirectory(prefix="ncdc-speed-") as tmp:

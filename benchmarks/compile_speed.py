@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from check_speed import generate  # noqa: E402  (the same plans as the check benchmark)
+from check_speed import generate, ncdc_command, probe_failure  # noqa: E402  (the same plans and probe)
 
 SIZES = (10_000, 100_000)
 RUNS = {10_000: 3, 100_000: 1}
@@ -54,19 +54,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, help="keep the generated plans and outputs in DIR (default: a temp dir)")
     args = ap.parse_args(argv)
 
-    if args.ncdc:
-        cmd = shlex.split(args.ncdc)
-    else:
-        found = shutil.which("ncdc")
-        cmd = [found] if found else [sys.executable, "-m", "ncdc"]
+    cmd = ncdc_command(args.ncdc)
     try:
         probe = subprocess.run(cmd + ["--version"], stdin=subprocess.DEVNULL, capture_output=True, text=True)
+        failure = probe_failure(cmd, probe)
     except OSError as exc:
-        print(f"error: cannot run {shlex.join(cmd)}: {exc}", file=sys.stderr)
-        return 2
-    if probe.returncode != 0:
-        print(f"error: `{shlex.join(cmd + ['--version'])}` exited {probe.returncode}:\n"
-              f"{(probe.stderr or probe.stdout).strip()}", file=sys.stderr)
+        failure = probe_failure(cmd, None, exc)
+    if failure:
+        print(failure, file=sys.stderr)
         return 2
 
     with tempfile.TemporaryDirectory(prefix="ncdc-compile-speed-") as tmp:
