@@ -7,6 +7,7 @@ holds the pydantic models that validate them, and ``ncdc.compile`` serialises th
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from ncdc.annotation_keys import PERCEPTION_KEYS, START_FLAGS, is_literal_key
@@ -53,13 +54,9 @@ class ConceptTable:
                 return line, kind
         return None
 
-    def is_produced(self, name: str) -> bool:
-        return name in self.model.producers or name in self.model.loop_provided
-
     def is_ground(self, name: str) -> bool:
-        if name in self.function_lines:
-            return True
-        return self.ground_line(name) is not None or not self.is_produced(name)
+        """Function concepts are always ground; value concepts follow the model (R§2.5)."""
+        return name in self.function_lines or self.model.is_ground(name)
 
     def axes(self, name: str) -> list[str]:
         for line in self.value_lines.get(name, ()):
@@ -105,19 +102,14 @@ class ConceptTable:
                 return True
         return name in self.appended_in_loops
 
-    @property
-    def appended_in_loops(self) -> set[str]:
-        cached = getattr(self, "_appended", None)
-        if cached is None:
-            cached = set()
-            for inference in self.model.inferences:
-                node = inference.functional
-                if isinstance(node, Operator) and node.op == "$+" and inference.enclosing_loops:
-                    destination = _single_concept(node, "%>")
-                    if destination is not None:
-                        cached.add(destination)
-            self._appended = cached
-        return cached
+    @cached_property
+    def appended_in_loops(self) -> frozenset[str]:
+        """Destinations of ``$+`` appends inside a loop body: invariant (R§2.6)."""
+        return frozenset(
+            destination
+            for inference in self.model.inferences
+            if inference.enclosing_loops and (destination := append_destination(inference)) is not None
+        )
 
     def element_type(self, name: str) -> str | None:
         producing = self.first_producing_line(name)
@@ -130,11 +122,14 @@ class ConceptTable:
         return None
 
 
-def _single_concept(node: Operator, op: str) -> str | None:
-    modifier = node.modifier(op)
-    if modifier is None or len(modifier.items) != 1:
-        return None
-    return getattr(modifier.items[0], "canonical_name", None)
+def append_destination(inference: Inference) -> str | None:
+    """The ``%>`` destination of a ``$+`` inference, else None."""
+    node = inference.functional
+    if isinstance(node, Operator) and node.op == "$+":
+        modifier = node.modifier("%>")
+        if modifier is not None and len(modifier.items) == 1:
+            return getattr(modifier.items[0], "canonical_name", None)
+    return None
 
 
 def function_reference_data(line: ConceptLine) -> list[str] | None:

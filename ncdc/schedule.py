@@ -9,7 +9,7 @@ from __future__ import annotations
 from graphlib import TopologicalSorter
 from typing import Any
 
-from ncdc.emit import ConceptTable, Repositories
+from ncdc.emit import ConceptTable, Repositories, append_destination
 from ncdc.plan import Inference, flow_key
 
 
@@ -126,7 +126,7 @@ def _loops(table: ConceptTable, repositories: Repositories, by_index: dict[str, 
             reset_concepts.append(member.cti)
         invariants = [name for name, _, _ in loop.carried.values()]
         for member in body:
-            destination = _append_destination(member)
+            destination = append_destination(member)
             if destination is not None and destination not in invariants:
                 invariants.append(destination)
         loops.append(
@@ -148,17 +148,6 @@ def _loops(table: ConceptTable, repositories: Repositories, by_index: dict[str, 
             }
         )
     return loops
-
-
-def _append_destination(inference: Inference) -> str | None:
-    from ncdc.ir import Operator
-
-    node = inference.functional
-    if isinstance(node, Operator) and node.op == "$+":
-        modifier = node.modifier("%>")
-        if modifier is not None and len(modifier.items) == 1:
-            return getattr(modifier.items[0], "canonical_name", None)
-    return None
 
 
 def _gates(table: ConceptTable, by_index: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
