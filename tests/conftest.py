@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -32,3 +33,25 @@ PARSER_LAYER_PREFIXES = ("NCD1", "NCD2", "NCD910", "NCD911", "NCD912", "NCD913",
 def parser_codes_at(text: str | bytes) -> list[tuple[int, str]]:
     """(line, code) of the parser-layer diagnostics (CHECKS.md §4) of ``text``."""
     return [pair for pair in codes_at(text) if pair[1].startswith(PARSER_LAYER_PREFIXES)]
+
+
+LLM_PARADIGM = "v_PromptLocation-h_Literal-c_GenerateThinkJson-o_Literal"
+BOOL_PARADIGM = "v_PromptLocation-h_Literal-c_GenerateThinkJson-o_Boolean"
+
+
+def expand_plan(text: str) -> str:
+    """Dedent a test plan and expand a line ``@llm`` / ``@bool`` into the executor annotations (an LLM paradigm and
+    ``%{body_faculty}: llm``) at that indentation, so rule tests stay short and free of executor warnings."""
+    lines = text.strip("\n").splitlines()
+    margin = min(len(line) - len(line.lstrip()) for line in lines if line.strip())
+    out = []
+    for line in lines:
+        line = line[margin:]
+        match = re.match(r"^(\s*)@(llm|bool)$", line)
+        if match:
+            indent = match.group(1)
+            out.append(f"{indent}| %{{norm_input}}: {LLM_PARADIGM if match.group(2) == 'llm' else BOOL_PARADIGM}")
+            out.append(f"{indent}| %{{body_faculty}}: llm")
+        else:
+            out.append(line)
+    return "\n".join(out) + "\n"

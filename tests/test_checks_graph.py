@@ -21,35 +21,21 @@ from hypothesis import strategies as st
 from conftest import CORPUS
 from ncdc.checker import check
 from ncdc.options import CheckOptions
+from conftest import BOOL_PARADIGM, LLM_PARADIGM, expand_plan
 
 FAMILY = {
     "NCD301", "NCD302", "NCD303", "NCD304", "NCD305", "NCD924", "NCD925", "NCD926", "NCD927",
     "NCD930", "NCD931", "NCD932", "NCD933", "NCD934", "NCD949",
 }  # fmt: skip
-LLM = "v_PromptLocation-h_Literal-c_GenerateThinkJson-o_Literal"
-BOOL = "v_PromptLocation-h_Literal-c_GenerateThinkJson-o_Boolean"
+LLM = LLM_PARADIGM
+BOOL = BOOL_PARADIGM
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 
-def _plan(text: str) -> str:
-    """Dedent a plan and expand ``@llm``/``@bool`` into executor annotations one level below their line."""
-    lines = text.strip("\n").splitlines()
-    margin = min(len(line) - len(line.lstrip()) for line in lines if line.strip())
-    out = []
-    for line in lines:
-        line = line[margin:]
-        match = re.match(r"^(\s*)@(llm|bool)$", line)
-        if match:
-            indent = match.group(1)
-            out.append(f"{indent}| %{{norm_input}}: {LLM if match.group(2) == 'llm' else BOOL}")
-            out.append(f"{indent}| %{{body_faculty}}: llm")
-        else:
-            out.append(line)
-    return "\n".join(out) + "\n"
 
 
 def _run(text: str, options: CheckOptions | None = None):
-    return check(_plan(text), "plan.ncd", options)
+    return check(expand_plan(text), "plan.ncd", options)
 
 
 def _ours(text: str, options: CheckOptions | None = None) -> list[tuple[int, str]]:

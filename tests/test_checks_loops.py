@@ -8,7 +8,6 @@ optional nested loop) give none of these diagnostics, and targeted mutations giv
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 import pytest
@@ -17,33 +16,20 @@ from hypothesis import strategies as st
 
 from conftest import CORPUS
 from ncdc.checker import check
+from conftest import LLM_PARADIGM, expand_plan
 
 FAMILY = {
     "NCD501", "NCD502", "NCD503", "NCD504", "NCD505", "NCD506", "NCD507", "NCD508", "NCD509", "NCD510",
     "NCD511", "NCD512", "NCD950", "NCD951", "NCD952",
 }  # fmt: skip
-LLM = "v_PromptLocation-h_Literal-c_GenerateThinkJson-o_Literal"
+LLM = LLM_PARADIGM
 EXAMPLES = CORPUS.parent / "spec" / "examples"
 
 
-def _plan(text: str) -> str:
-    """Dedent a plan and expand ``@llm`` into executor annotations at that indentation."""
-    lines = text.strip("\n").splitlines()
-    margin = min(len(line) - len(line.lstrip()) for line in lines if line.strip())
-    out = []
-    for line in lines:
-        line = line[margin:]
-        match = re.match(r"^(\s*)@llm$", line)
-        if match:
-            out.append(f"{match.group(1)}| %{{norm_input}}: {LLM}")
-            out.append(f"{match.group(1)}| %{{body_faculty}}: llm")
-        else:
-            out.append(line)
-    return "\n".join(out) + "\n"
 
 
 def _run(text: str):
-    return check(_plan(text), "plan.ncd")
+    return check(expand_plan(text), "plan.ncd")
 
 
 def _ours(text: str) -> list[tuple[int, str]]:
@@ -590,7 +576,7 @@ def build(shape: Shape, *, drop_element: bool = False, rename_result: bool = Fal
         out.append(f"        <* {result}*-1")
     if shape.accumulate:
         out.append(f"    <- {accumulator}<:{{2}}>")
-    return _plan("\n".join(out))
+    return expand_plan("\n".join(out))
 
 
 def _codes(text: str) -> list[tuple[int, str]]:
