@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+from runtime.executors.attempts import Call
 from runtime.load import LoadError, Plan
 
 
 @dataclass(frozen=True)
 class Selection:
     kind: str                      # python | builtin | external | llm
-    call: Callable[[list[Any]], Any] | None = None
+    call: Call | None = None
 
 
 def composition(paradigm: str | None) -> str | None:
@@ -35,8 +36,10 @@ def _llm_selected(inf: dict[str, Any], plan: Plan) -> bool:
     return not paradigm and not sign.startswith(("%{script_location}", "%{file_location}"))
 
 
-def select_executors(plan: Plan, bindings: dict[str, str], options: dict[str, Any]) -> dict[str, Selection]:
-    """Flow index → executor for every imperative and judgement (§10.6); problems raise LoadError (exit 2)."""
+def select_executors(plan: Plan, bindings: dict[str, str], options: dict[str, Any],
+                     replay: Any = None) -> dict[str, Selection]:
+    """Flow index → executor for every imperative and judgement (§10.6); problems raise LoadError (exit 2).
+    ``replay`` (``runtime.replay.Replay``) answers model calls from a recording (§10.5)."""
     from runtime.executors import builtins, python
 
     modules = python.ModuleCache(plan.plan_dir)
@@ -70,15 +73,24 @@ def select_executors(plan: Plan, bindings: dict[str, str], options: dict[str, An
                             f"{wi.get('paradigm')!r} (NCD953); bind it with `| %{{python}}: path.py:function` "
                             f"or --binding {fi}=path.py:function")
     if llm_needed:
-        fi = llm_needed[0]
-        inf = plan.inferences[fi]
-        configured = options.get("llm_model") or options.get("llm_base_url")
-        how = (f"bind it to Python with `| %{{python}}: path.py:function` in the plan or "
-               f"--binding {fi}=path.py:function")
-        if configured:
-            raise LoadError(f"inference {fi} ({inf['concept_to_infer']}) needs a language model, and this version "
-                            f"of ncd-run has no LLM executor yet; {how}")
-        raise LoadError(f"inference {fi} ({inf['concept_to_infer']}) needs a language model but none is "
-                        f"configured: set NCD_LLM_MODEL and NCD_LLM_BASE_URL (or --llm-model and --llm-base-url), "
-                        f"or {how}")
+        import threading
+
+        from runtime.executors.attempts import RetryPolicy
+        from runtime.executors.llm import LLMSettings, make_llm_call
+
+        settings = LLMSettings.from_options(options)
+        if not settings.model and (replay is None or replay.fallback == "live"):
+            fi = llm_needed[0]
+            inf = plan.inferences[fi]
+            raise LoadError(f"inference {fi} ({inf['concept_to_infer']}) needs a language model but none is "
+                            f"configured: set NCD_LLM_MODEL and NCD_LLM_BASE_URL (or --llm-model and "
+                            f"--llm-base-url), use --replay FILE, or bind it to Python with "
+                            f"`| %{{python}}: path.py:function` in the plan or --binding {fi}=path.py:function")
+        # one limiter for the whole run: --llm-concurrency bounds every model call at once, whatever the step
+        limiter = threading.BoundedSemaphore(max(1, int(options.get("llm_concurrency") or 4)))
+        policy = RetryPolicy.from_options(options)
+        allow = tuple(Path(a).resolve() for a in options.get("allow_dir") or ())
+        for fi in llm_needed:
+            out[fi] = Selection("llm", make_llm_call(plan, fi, settings, limiter=limiter, policy=policy,
+                                                     allow=allow, replay=replay))
     return out

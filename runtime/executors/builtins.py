@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from runtime.executors.attempts import Call, CellContext, RetryPolicy, with_attempts
 from runtime.load import Plan, confine
 from runtime.sequences import StepFailure
 
 REGISTRY = frozenset({"c_ReadFile", "c_ReadFileIfExists", "c_WriteFile", "c_PassThrough", "c_LoadParse"})
 
 
-def make(name: str, plan: Plan, options: dict[str, Any]) -> Callable[[list[Any]], Any]:
+def make(name: str, plan: Plan, options: dict[str, Any]) -> Call:
     root = plan.plan_dir
     out_dir = Path(options["output_dir"]).resolve() if options.get("output_dir") else root
 
@@ -37,7 +37,7 @@ def make(name: str, plan: Plan, options: dict[str, Any]) -> Callable[[list[Any]]
         except OSError as exc:
             raise StepFailure("executor_error", f"{name}: cannot read {args[0]}: {exc.strerror}") from None
 
-    def call(args: list[Any]) -> Any:
+    def once(args: list[Any]) -> Any:
         if name in ("c_ReadFile", "c_ReadFileIfExists"):
             return read(args, name == "c_ReadFileIfExists")
         if name == "c_WriteFile":
@@ -57,4 +57,7 @@ def make(name: str, plan: Plan, options: dict[str, Any]) -> Callable[[list[Any]]
                     return text
             return text
         raise StepFailure("executor_error", f"unknown built-in {name}")
+
+    def call(args: list[Any], ctx: CellContext) -> Any:
+        return with_attempts(ctx, lambda attempt: once(args), RetryPolicy(retries=0), name)
     return call

@@ -6,17 +6,14 @@ import asyncio
 import importlib.util
 import inspect
 import random
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from runtime.executors.attempts import Call, CellContext, RetryPolicy, TransientError, with_attempts
 from runtime.load import LoadError, confine
-from runtime.sequences import StepFailure
 
-
-class TransientError(Exception):
-    """Raised by a binding for a failure worth retrying (§6.1 `transient`)."""
+__all__ = ["ModuleCache", "TransientError", "binding_call"]
 
 
 class ModuleCache:
@@ -50,33 +47,19 @@ class ModuleCache:
         return fn
 
 
-def binding_call(modules: ModuleCache, fi: str, binding: dict[str, str],
-                 options: dict[str, Any]) -> Callable[[list[Any]], Any]:
+def binding_call(modules: ModuleCache, fi: str, binding: dict[str, str], options: dict[str, Any]) -> Call:
     fn = modules.function(binding["path"], binding["function"], f"inference {fi}")
     label = f"{binding['path']}:{binding['function']}"
-    retries = int(options.get("retries", 5))
-    base, cap = float(options.get("backoff_base", 1.0)), float(options.get("backoff_max", 60.0))
+    policy = RetryPolicy.from_options(options)
     rng = random.Random()
 
-    def call(args: list[Any]) -> Any:
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                result = fn(*args)
-                if inspect.isawaitable(result):
-                    result = asyncio.run(_await(result))
-                return result
-            except TransientError as exc:
-                if attempt > retries:
-                    raise StepFailure("transient", f"inference {fi}: {label} failed after {attempt} attempts: "
-                                                   f"{exc}") from None
-                time.sleep(rng.uniform(0, min(cap, base * 2 ** (attempt - 1))))
-            except StepFailure:
-                raise
-            except Exception as exc:
-                raise StepFailure("executor_error", f"inference {fi}: {label} raised "
-                                                    f"{type(exc).__name__}: {exc}") from None
+    def call(args: list[Any], ctx: CellContext) -> Any:
+        def once(attempt: int) -> Any:
+            result = fn(*args)
+            if inspect.isawaitable(result):
+                result = asyncio.run(_await(result))
+            return result
+        return with_attempts(ctx, once, policy, label, rng)
     return call
 
 

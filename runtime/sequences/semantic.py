@@ -8,8 +8,9 @@ from typing import Any
 from runtime.reference import (Error, Reference, ReferenceModelError, Skip, align, truth_value)
 from runtime.sequences import Outcome, StepFailure, View
 
-Call = Callable[[list[Any]], Any]          # one executor call: positional args -> element value
+Call = Callable[[list[Any], Any], Any]     # one executor call: (positional args, cell context) -> element value
 Perceive = Callable[[Any], Any]            # element -> perceived value (raises StepFailure)
+Context = Callable[[tuple[int, ...]], Any]  # cell positions -> the executor's cell context
 
 
 def ordered_inputs(inf: dict[str, Any]) -> list[str]:
@@ -44,7 +45,8 @@ def build_inputs(inf: dict[str, Any], view: View) -> tuple[list[Reference], list
     return refs, spread
 
 
-def run(inf: dict[str, Any], view: View, call: Call, perceive: Perceive) -> Outcome:
+def run(inf: dict[str, Any], view: View, call: Call, perceive: Perceive, context: Context,
+        pmap: Callable[..., Any] | None = None) -> Outcome:
     fi = inf["flow_info"]["flow_index"]
     wi = inf["working_interpretation"]
     judgement = inf["inference_sequence"].startswith("judgement")
@@ -54,6 +56,7 @@ def run(inf: dict[str, Any], view: View, call: Call, perceive: Perceive) -> Outc
     except ReferenceModelError as exc:
         raise StepFailure(exc.kind, f"inference {fi}: {exc}") from None
     cells: list[Any] = []
+    calls: list[tuple[int, list[Any], tuple[int, ...]]] = []   # (cell index, args, position) still to compute
     for row in rows:
         if any(x is Skip for x in row):
             cells.append(Skip)
@@ -69,11 +72,20 @@ def run(inf: dict[str, Any], view: View, call: Call, perceive: Perceive) -> Outc
                 args.extend(value)
             else:
                 args.append(value)
+        calls.append((len(cells), args, _position(len(cells), shape)))
+        cells.append(None)
+
+    def one(item: tuple[int, list[Any], tuple[int, ...]]) -> Any:
+        index, args, position = item
         try:
-            cells.append(call(args))
+            return call(args, context(position))
         except StepFailure as exc:
-            exc.element = {"axes": list(axes), "cell": list(_position(len(cells), shape))}
+            exc.element = {"axes": list(axes), "cell": list(position)}
             raise
+    # independent cells of one step may be computed at once (model calls, §10.2); failures surface in cell order
+    values = list(pmap(one, calls)) if pmap is not None and len(calls) > 1 else [one(c) for c in calls]
+    for (index, _, _), value in zip(calls, values):
+        cells[index] = value
     out = Reference(axes, shape, cells)
     if judgement:
         return judge(fi, out, wi.get("assertion_condition") or {})

@@ -1,0 +1,140 @@
+"""One executor call per cell, attempt by attempt (RUNTIME §6.2, §8.3): every attempt is journaled, transient
+failures are retried with full-jitter backoff, and the run-wide retry budget is honoured.
+
+Executors (Python bindings, built-ins, the model client) are callables ``call(args, ctx)``; ``ctx`` says which
+cell is being computed and where attempts and model calls are recorded. Nothing here knows about the store.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from runtime.sequences import StepFailure
+
+
+class TransientError(Exception):
+    """A failure worth retrying (§6.1 `transient`): bindings may raise it; ``retry_after`` is a provider hint in
+    seconds (HTTP ``Retry-After``)."""
+
+    def __init__(self, message: str = "", retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class RetryBudgetExhausted(StepFailure):
+    """``--max-retries-total`` is spent: the cell keeps its error and the run ends ``budget_exhausted`` (§6.2)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("budget", message)
+
+
+@dataclass(frozen=True, slots=True)
+class Cell:
+    """Which cell of which inference instance an executor call computes."""
+
+    flow_index: str
+    inference_id: str
+    iteration: str             # iteration path ('' at top level)
+    position: tuple[int, ...]  # the cell's positions along the inference's axes; () for a whole inference
+    cycle: int
+
+
+class Journal(Protocol):
+    """Where attempts and model calls of one run are recorded (the orchestrator's recorder implements it)."""
+
+    def attempt_started(self, cell: Cell, attempt: int) -> Any:
+        """Record an attempt as running; returns a handle for ``attempt_finished``."""
+
+    def attempt_finished(self, handle: Any, status: str, error_kind: str | None = None,
+                         error_message: str | None = None) -> None: ...
+
+    def model_call(self, cell: Cell, attempt: int, row: dict[str, Any]) -> None:
+        """One ``llm_calls`` row (§8.4) for this cell and attempt."""
+
+    def spend_retry(self) -> bool:
+        """Take one retry from ``--max-retries-total``; False when none is left."""
+
+
+class NullJournal:
+    """Records nothing and never runs out of retries (executors used outside a run, e.g. in tests)."""
+
+    def attempt_started(self, cell: Cell, attempt: int) -> Any:
+        return None
+
+    def attempt_finished(self, handle: Any, status: str, error_kind: str | None = None,
+                         error_message: str | None = None) -> None:
+        return None
+
+    def model_call(self, cell: Cell, attempt: int, row: dict[str, Any]) -> None:
+        return None
+
+    def spend_retry(self) -> bool:
+        return True
+
+
+@dataclass(frozen=True, slots=True)
+class CellContext:
+    cell: Cell
+    journal: Journal
+
+
+Call = Callable[[list[Any], CellContext], Any]
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    retries: int = 5
+    backoff_base: float = 1.0
+    backoff_max: float = 60.0
+
+    @classmethod
+    def from_options(cls, options: dict[str, Any]) -> RetryPolicy:
+        return cls(int(options.get("retries", 5)), float(options.get("backoff_base", 1.0)),
+                   float(options.get("backoff_max", 60.0)))
+
+    def wait(self, retry: int, rng: random.Random, retry_after: float | None = None) -> float:
+        """Seconds to wait before retry ``retry`` (1-based): full jitter, raised to a Retry-After hint."""
+        delay = rng.uniform(0.0, min(self.backoff_max, self.backoff_base * 2 ** (retry - 1)))
+        if retry_after is not None:
+            delay = max(delay, float(retry_after))
+        return delay
+
+
+def with_attempts(ctx: CellContext, once: Callable[[int], Any], policy: RetryPolicy, label: str,
+                  rng: random.Random | None = None, sleep: Callable[[float], None] = time.sleep) -> Any:
+    """Run ``once(attempt)`` until it returns, retrying TransientError up to ``policy.retries`` times.
+
+    Every attempt writes one executions row (running → completed | failed). A StepFailure is final; any other
+    exception is an ``executor_error``. The last transient failure becomes a ``transient`` StepFailure.
+    """
+    rng = rng or random.Random()
+    journal, cell = ctx.journal, ctx.cell
+    attempt = 0
+    while True:
+        attempt += 1
+        handle = journal.attempt_started(cell, attempt)
+        try:
+            result = once(attempt)
+        except TransientError as exc:
+            journal.attempt_finished(handle, "failed", "transient", f"{label}: {exc}")
+            if attempt > policy.retries:
+                raise StepFailure("transient", f"inference {cell.flow_index}: {label} failed after {attempt} "
+                                               f"attempts: {exc}") from None
+            if not journal.spend_retry():
+                raise RetryBudgetExhausted(f"inference {cell.flow_index}: {label}: --max-retries-total is spent "
+                                           f"(last error: {exc})") from None
+            sleep(policy.wait(attempt, rng, exc.retry_after))
+            continue
+        except StepFailure as exc:
+            journal.attempt_finished(handle, "failed", exc.kind, exc.message)
+            raise
+        except Exception as exc:  # author code or a client bug: a typed failure, never a traceback
+            message = f"inference {cell.flow_index}: {label} raised {type(exc).__name__}: {exc}"
+            journal.attempt_finished(handle, "failed", "executor_error", message)
+            raise StepFailure("executor_error", message) from None
+        journal.attempt_finished(handle, "completed")
+        return result
