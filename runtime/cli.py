@@ -1,13 +1,15 @@
-"""``ncd-run``: argv → Orchestrator → exit code (RUNTIME §1). Thin: parsing, output and exit codes only."""
+"""``ncd-run``: argv → Orchestrator / store queries → exit code (RUNTIME §1). Thin: parsing, output, exit codes."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
+from pathlib import Path
 from typing import Any
 
-EXIT = {"completed": 0, "failed": 1, "blocked": 3, "budget_exhausted": 4}
+EXIT = {"completed": 0, "failed": 1, "blocked": 3, "budget_exhausted": 4, "interrupted": 130}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -16,31 +18,97 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(2)
 
 
+def _storage(p: argparse.ArgumentParser) -> None:
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--db", metavar="FILE", help="one shared store for many runs (default .ncd/runs.db)")
+    where.add_argument("--runs-dir", metavar="DIR", help="one directory per run: DIR/<run_id>/run.db")
+    p.add_argument("--busy-timeout", type=int, default=5000, metavar="MS")
+    p.add_argument("--json", action="store_true", help="print exactly one JSON object on stdout")
+
+
+def _run_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("plan")
+    p.add_argument("--inputs", metavar="FILE")
+    p.add_argument("--input", action="append", default=[], metavar="NAME=JSON")
+    p.add_argument("--max-concurrency", type=int, metavar="N")
+    p.add_argument("--max-loop-iterations", type=int, metavar="N")
+    p.add_argument("--max-cycles", type=int, metavar="N")
+    p.add_argument("--max-retries-total", type=int, metavar="N")
+    p.add_argument("--checkpoint-every", type=int, metavar="N")
+    p.add_argument("--plan-dir", metavar="DIR")
+    p.add_argument("--output-dir", metavar="DIR")
+    p.add_argument("--allow-dir", action="append", default=[], metavar="DIR")
+    p.add_argument("--binding", action="append", default=[], metavar="FLOW_INDEX=path.py:function")
+    p.add_argument("--retries", type=int, metavar="N")
+    p.add_argument("--backoff-base", type=float, metavar="S")
+    p.add_argument("--backoff-max", type=float, metavar="S")
+    p.add_argument("--llm-model", metavar="NAME")
+    p.add_argument("--llm-base-url", metavar="URL")
+    p.add_argument("--allow-model-change", action="store_true")
+    p.add_argument("--keep-llm-results", action="store_true")
+    p.add_argument("--llm-timeout", type=float, metavar="S")
+    p.add_argument("--llm-concurrency", type=int, metavar="N")
+    p.add_argument("--llm-system", metavar="TEXT")
+    p.add_argument("--parse-retries", type=int, metavar="N")
+    p.add_argument("--price", action="append", default=[], metavar="MODEL=IN/OUT",
+                   help="USD per million prompt/completion tokens")
+    p.add_argument("--no-store-prompts", action="store_true")
+    p.add_argument("--max-tokens", type=int, metavar="N")
+    p.add_argument("--max-cost-usd", type=float, metavar="X")
+    p.add_argument("--max-llm-calls", type=int, metavar="N")
+    p.add_argument("--replay", metavar="FILE|run:ID", help="answer model calls from a recording (offline)")
+    p.add_argument("--replay-fallback", choices=("live", "fail"))
+    _storage(p)
+
+
+def _address(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--cycle", type=int, metavar="C")
+    p.add_argument("--inference-count", type=int, metavar="K")
+    p.add_argument("--at", type=int, metavar="SEQ", help="the checkpoint at this result sequence number")
+    p.add_argument("--mode", choices=("patch", "overwrite", "fill-gaps"), default="patch")
+
+
 def _parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="ncd-run", description="Run NormCode plans.")
+    p = _Parser(prog="ncd-run", description="Run NormCode plans; resume, fork and inspect stored runs.")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
     r = sub.add_parser("run", help="run a plan (.ncd, compile output directory, or STEM.schedule.json)")
-    r.add_argument("plan")
-    r.add_argument("--inputs", metavar="FILE")
-    r.add_argument("--input", action="append", default=[], metavar="NAME=JSON")
-    r.add_argument("--max-concurrency", type=int, default=4, metavar="N")
-    r.add_argument("--max-loop-iterations", type=int, default=10000, metavar="N")
-    r.add_argument("--max-cycles", type=int, default=0, metavar="N")
-    r.add_argument("--plan-dir", metavar="DIR")
-    r.add_argument("--output-dir", metavar="DIR")
-    r.add_argument("--allow-dir", action="append", default=[], metavar="DIR")
-    r.add_argument("--binding", action="append", default=[], metavar="FLOW_INDEX=path.py:function")
-    r.add_argument("--retries", type=int, default=5, metavar="N")
-    r.add_argument("--llm-model", metavar="NAME")
-    r.add_argument("--llm-base-url", metavar="URL")
+    _run_options(r)
     r.add_argument("--run-id", metavar="ID")
-    r.add_argument("--json", action="store_true", help="print exactly one JSON result object on stdout")
+    r = sub.add_parser("resume", help="continue a stored run (forks automatically when the plan changed)")
+    _run_options(r)
+    r.add_argument("--run-id", metavar="ID", required=True)
+    _address(r)
+    r = sub.add_parser("fork", help="start a new run from a checkpoint of a stored run")
+    _run_options(r)
+    r.add_argument("--from-run", metavar="ID", required=True)
+    r.add_argument("--new-run-id", metavar="ID")
+    _address(r)
+    r = sub.add_parser("list-runs", help="runs with their parents and outcomes")
+    _storage(r)
+    r = sub.add_parser("list-checkpoints", help="checkpoint markers of one run")
+    r.add_argument("--run-id", metavar="ID", required=True)
+    _storage(r)
+    r = sub.add_parser("show", help="per-step status, attempts, durations and outputs of a run")
+    r.add_argument("--run-id", metavar="ID", required=True)
+    r.add_argument("--usage", action="store_true", help="model calls, tokens and cost by step and by model")
+    _storage(r)
+    r = sub.add_parser("export-replay", help="a run's model answers as JSON lines, for --replay")
+    r.add_argument("--run-id", metavar="ID", required=True)
+    r.add_argument("-o", "--output", metavar="FILE.jsonl", required=True)
+    _storage(r)
+    r = sub.add_parser("export", help="the full state of a run at a checkpoint, as JSON")
+    r.add_argument("--run-id", metavar="ID", required=True)
+    r.add_argument("--cycle", type=int, metavar="C")
+    r.add_argument("--at", type=int, metavar="SEQ")
+    _storage(r)
     return p
 
 
-def _inputs(args: argparse.Namespace) -> dict[str, Any]:
+def _inputs(args: argparse.Namespace) -> dict[str, Any] | None:
     from runtime.load import LoadError, read_inputs
 
+    if not args.inputs and not args.input:
+        return None
     data = dict(read_inputs(args.inputs)) if args.inputs else {}
     for item in args.input:
         name, sep, text = item.partition("=")
@@ -53,7 +121,7 @@ def _inputs(args: argparse.Namespace) -> dict[str, Any]:
     return data
 
 
-def _bindings(items: list[str]) -> dict[str, str]:
+def _bindings(items: list[str]) -> dict[str, str] | None:
     from runtime.load import LoadError
 
     out = {}
@@ -62,7 +130,30 @@ def _bindings(items: list[str]) -> dict[str, str]:
         if not sep or not fi or not target:
             raise LoadError(f"--binding {item!r}: expected FLOW_INDEX=path.py:function")
         out[fi] = target
-    return out
+    return out or None
+
+
+def _options(args: argparse.Namespace) -> dict[str, Any]:
+    """Only what was given: unset options fall back to the stored run's (resume) or the defaults (§1)."""
+    opts = {"max_concurrency": args.max_concurrency, "max_loop_iterations": args.max_loop_iterations,
+            "max_cycles": args.max_cycles, "max_retries_total": args.max_retries_total,
+            "checkpoint_every": args.checkpoint_every, "plan_dir": args.plan_dir, "output_dir": args.output_dir,
+            "allow_dir": tuple(args.allow_dir) or None, "bindings": _bindings(args.binding),
+            "retries": args.retries, "backoff_base": args.backoff_base, "backoff_max": args.backoff_max,
+            "llm_model": args.llm_model, "llm_base_url": args.llm_base_url, "busy_timeout": args.busy_timeout,
+            "allow_model_change": args.allow_model_change or None, "keep_llm_results": args.keep_llm_results or None,
+            "llm_timeout": args.llm_timeout, "llm_concurrency": args.llm_concurrency, "llm_system": args.llm_system,
+            "parse_retries": args.parse_retries, "price": tuple(args.price) or None,
+            "no_store_prompts": args.no_store_prompts or None, "max_tokens": args.max_tokens,
+            "max_cost_usd": args.max_cost_usd, "max_llm_calls": args.max_llm_calls, "replay": args.replay,
+            "replay_fallback": args.replay_fallback}
+    return {k: v for k, v in opts.items() if v is not None}
+
+
+def _store(args: argparse.Namespace):
+    from runtime.store import open_store
+
+    return open_store(db=args.db, runs_dir=args.runs_dir, busy_timeout_ms=args.busy_timeout)
 
 
 class Progress:
@@ -87,17 +178,24 @@ class Progress:
             self.stream.flush()
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    from runtime.load import LoadError
+def _execute(args: argparse.Namespace) -> int:
     from runtime.orchestrator import Orchestrator
 
+    store = _store(args)
     try:
-        orch = Orchestrator(args.plan, inputs=_inputs(args), run_id=args.run_id, options={
-            "max_concurrency": args.max_concurrency, "max_loop_iterations": args.max_loop_iterations,
-            "max_cycles": args.max_cycles, "plan_dir": args.plan_dir, "output_dir": args.output_dir,
-            "allow_dir": tuple(args.allow_dir), "bindings": _bindings(args.binding), "retries": args.retries,
-            "llm_model": args.llm_model, "llm_base_url": args.llm_base_url})
+        if args.command == "run":
+            orch = Orchestrator(args.plan, inputs=_inputs(args) or {}, store=store, run_id=args.run_id,
+                                options=_options(args))
+        else:
+            source = args.run_id if args.command == "resume" else args.from_run
+            orch = Orchestrator.load_checkpoint(
+                args.plan, store=store, run_id=source, cycle=args.cycle, inference_count=args.inference_count,
+                seq=args.at, mode=args.mode, new_run_id=getattr(args, "new_run_id", None), inputs=_inputs(args),
+                options=_options(args), fork=args.command == "fork")
+            if orch.forked_from is not None:
+                print(f"ncd-run: forked run {orch.run_id} from run {orch.forked_from} at seq {orch.parent[1]} "
+                      f"({orch.reconciliation.mode}: {len(orch.reconciliation.restore)} results kept, "
+                      f"{len(orch.reconciliation.invalidated)} inferences invalidated)", file=sys.stderr)
         for warning in orch.plan.warnings:
             print(warning, file=sys.stderr)
         progress = Progress(sys.stderr) if not args.json and sys.stderr.isatty() else None
@@ -107,15 +205,8 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             if progress is not None:
                 progress.close()
-    except LoadError as exc:
-        print(f"ncd-run: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("ncd-run: interrupted", file=sys.stderr)
-        return 130
-    except Exception as exc:  # internal error: one line, never a traceback
-        print(f"ncd-run: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return 2
+    finally:
+        store.close()
     if args.json:
         print(json.dumps(result.to_json(), ensure_ascii=False))
     else:
@@ -126,6 +217,71 @@ def main(argv: list[str] | None = None) -> int:
         for reason in result.reasons[:20]:
             print(f"ncd-run: {json.dumps(reason, ensure_ascii=False)}", file=sys.stderr)
     return EXIT[result.outcome]
+
+
+def _query(args: argparse.Namespace) -> int:
+    from runtime import history
+    from runtime.load import LoadError
+
+    store = _store(args)
+    try:
+        if args.command == "list-runs":
+            doc: Any = history.list_runs(store)
+            text = history.format_runs(doc)
+        elif args.command == "list-checkpoints":
+            doc = history.list_checkpoints(store, args.run_id)
+            text = history.format_checkpoints(doc)
+        elif args.command == "show" and args.usage:
+            doc = history.usage(store, args.run_id)
+            text = history.format_usage(doc)
+        elif args.command == "show":
+            doc = history.run_status(store, args.run_id)
+            text = history.format_status(doc)
+        elif args.command == "export-replay":
+            from ncdc.errors import OutputError
+            from ncdc.output import write_atomically
+            from runtime.replay import export_lines
+
+            lines = export_lines(store, args.run_id)
+            out = Path(args.output)
+            try:
+                write_atomically(out.parent, {out.name: "".join(f"{ln}\n" for ln in lines).encode()})
+            except OutputError as exc:
+                raise LoadError(str(exc)) from None
+            doc = {"run_id": args.run_id, "output": args.output, "answers": len(lines)}
+            text = f"wrote {len(lines)} recorded answers of run {args.run_id} to {args.output}"
+        else:
+            doc = history.export_state(store, args.run_id, cycle=args.cycle, seq=args.at)
+            text = json.dumps(doc, ensure_ascii=False, indent=2)
+    finally:
+        store.close()
+    print(json.dumps(doc, ensure_ascii=False) if args.json else text)
+    return 0
+
+
+def _terminate(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    from runtime.load import LoadError
+    from runtime.store import StoreError
+
+    try:
+        if args.command in ("run", "resume", "fork"):
+            signal.signal(signal.SIGTERM, _terminate)  # SIGTERM stops a run like Ctrl-C: resumable (§6.4)
+            return _execute(args)
+        return _query(args)
+    except (LoadError, StoreError) as exc:
+        print(f"ncd-run: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("ncd-run: interrupted (the run can be resumed)", file=sys.stderr)
+        return 130
+    except Exception as exc:  # internal error: one line, never a traceback
+        print(f"ncd-run: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

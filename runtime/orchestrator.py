@@ -1,26 +1,45 @@
-"""The public Python API (RUNTIME §13, minimal): load, validate, run, return a RunResult."""
+"""The public Python API (RUNTIME §13): one run of one plan, stored, resumable and forkable.
+
+``Orchestrator(plan, ...)`` starts a new run; ``Orchestrator.load_checkpoint(...)`` prepares a resume (same run,
+continuity, §9.1) or a fork (§9.6). Nothing is written before ``run()``/``step()``, and nothing at all when the
+environment check of §9.7 refuses. Outcomes are returned; validation, usage and storage problems raise
+``LoadError`` / ``StoreError`` naming the culprit.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import os
+import platform
 import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
+from runtime import reconcile
 from runtime.executors import select_executors
 from runtime.gcpolicy import run_gc
 from runtime.load import LoadError, Plan, initial_values, load_plan, missing_ground, read_inputs
 from runtime.perception import Perceiver
+from runtime.recorder import Recorder, now
+from runtime.replay import Replay, lineage_calls, open_replay
 from runtime.scheduler import RunState, Scheduler
-from runtime.store import MemoryStore, Store
+from runtime.store import Store, StoreError, open_store, validate_run_id
+
+RUNTIME_VERSION = "1.0.0"
 
 DEFAULTS: dict[str, Any] = {
     "max_concurrency": 4, "max_loop_iterations": 10000, "max_cycles": 0, "retries": 5,
     "backoff_base": 1.0, "backoff_max": 60.0, "plan_dir": None, "output_dir": None, "allow_dir": (),
-    "bindings": {}, "llm_model": None, "llm_base_url": None,
+    "bindings": {}, "llm_model": None, "llm_base_url": None, "checkpoint_every": 0, "max_retries_total": 0,
+    "allow_model_change": False, "keep_llm_results": False, "llm_concurrency": 4, "llm_timeout": 120.0,
+    "llm_system": None, "parse_retries": 1, "price": (), "no_store_prompts": False, "max_tokens": 0,
+    "max_cost_usd": 0.0, "max_llm_calls": 0, "replay": None, "replay_fallback": "fail",
 }
+# options that describe where files are, not what the run computes: not compared, kept as given
+_PATHS = ("plan_dir", "output_dir", "allow_dir")
 
 
 @dataclass
@@ -37,12 +56,32 @@ class RunResult:
                 "executed": self.executed}
 
 
+@dataclass
+class WaveResult:
+    cycle: int
+    executed: list[dict[str, Any]]
+    outcome: str | None
+
+
+def as_store(store: Store | str | Path | None, busy_timeout_ms: int = 5000) -> Store:
+    """A store object as given, an existing directory as ``--runs-dir``, any other path as ``--db`` (§13)."""
+    if store is None:
+        return open_store(busy_timeout_ms=busy_timeout_ms)
+    if isinstance(store, (str, Path)):
+        path = Path(store)
+        if path.is_dir():
+            return open_store(runs_dir=path, busy_timeout_ms=busy_timeout_ms)
+        return open_store(db=path, busy_timeout_ms=busy_timeout_ms)
+    return store
+
+
 class Orchestrator:
     """One run of one plan. Validation problems raise ``LoadError`` at construction; outcomes are returned."""
 
-    def __init__(self, plan: Any, *, inputs: Any = None, store: Store | None = None, run_id: str | None = None,
-                 options: dict[str, Any] | None = None, max_concurrency: int | None = None,
-                 on_result: Callable[[dict[str, Any]], None] | None = None) -> None:
+    def __init__(self, plan: Any, *, inputs: Any = None, store: Store | str | Path | None = None,
+                 run_id: str | None = None, options: dict[str, Any] | None = None,
+                 max_concurrency: int | None = None,
+                 on_result: Callable[[dict[str, Any]], None] | None = None, replay: Replay | None = None) -> None:
         opts = dict(DEFAULTS)
         opts["llm_model"] = os.environ.get("NCD_LLM_MODEL")
         opts["llm_base_url"] = os.environ.get("NCD_LLM_BASE_URL") or os.environ.get("OPENAI_BASE_URL")
@@ -53,43 +92,296 @@ class Orchestrator:
             raise LoadError("--max-concurrency must be at least 1")
         self.options = opts
         self.plan: Plan = load_plan(plan, opts.get("plan_dir"))
-        self.run_id = run_id or uuid.uuid4().hex[:12]
-        self.store: Store = store if store is not None else MemoryStore()
-        data = read_inputs(inputs)
-        self.ground, self.externals = initial_values(self.plan, data)
+        try:
+            self.run_id = validate_run_id(run_id) if run_id else uuid.uuid4().hex[:12]
+        except StoreError as exc:
+            raise LoadError(str(exc)) from None
+        self.store: Store = as_store(store, int(opts.get("busy_timeout", 5000)))
+        self.inputs = dict(read_inputs(inputs))
+        self.ground, self.externals = initial_values(self.plan, self.inputs)
         self.missing = missing_ground(self.plan, self.ground)
-        self.executors = select_executors(self.plan, dict(opts.get("bindings") or {}), opts)
+        bindings = dict(opts.get("bindings") or {})
+        if replay is None and opts.get("replay"):
+            replay = open_replay(str(opts["replay"]), str(opts.get("replay_fallback") or "fail"), self.store)
+        self.replay = replay
+        self.executors = select_executors(self.plan, bindings, opts, replay)
+        self.provisions = reconcile.provision_hashes(self.plan, bindings)
         allow = tuple(Path(a).resolve() for a in opts.get("allow_dir") or ())
         self.perceiver = Perceiver(self.plan.plan_dir, allow)
-        self._lock = threading.Lock()
         self.on_result = on_result  # called with every result row as it is recorded (progress displays)
+        # set by load_checkpoint: how this run relates to stored history
+        self.parent: tuple[str, int] | None = None       # (parent run id, parent seq) of a fork
+        self.continues = False                           # resuming this run id in place (§9.1)
+        self.reconciliation: reconcile.Reconciliation | None = None
+        self.forked_from: str | None = None
+        self._scheduler: Scheduler | None = None
+        self._recorder: Recorder | None = None
+        self._result: RunResult | None = None
+        self._lock = threading.Lock()
+        self._usage: dict[str, Any] = {}
+        self._cancelled = False
 
     @classmethod
     def from_ncd(cls, path: str | Path, **kw: Any) -> Orchestrator:
         return cls(Path(path), **kw)
 
+    # ---------------------------------------------------------------- history (§9)
+
+    @classmethod
+    def load_checkpoint(cls, plan: Any, *, store: Store | str | Path | None, run_id: str, cycle: int | None = None,
+                        inference_count: int | None = None, seq: int | None = None, mode: str = "patch",
+                        new_run_id: str | None = None, inputs: Any = None, options: dict[str, Any] | None = None,
+                        fork: bool = False, **kw: Any) -> Orchestrator:
+        """A resume of ``run_id`` (continuity when the plan, its provisions and inputs are unchanged and the
+        checkpoint is the latest) or a fork of it (§9.1, §9.6); reconciled with ``mode``. Writes nothing."""
+        if mode not in reconcile.MODES:
+            raise LoadError(f"--mode {mode!r}: expected one of {', '.join(reconcile.MODES)}")
+        the_store = as_store(store, int((options or {}).get("busy_timeout", 5000)))
+        try:
+            validate_run_id(run_id)
+        except StoreError as exc:
+            raise LoadError(str(exc)) from None
+        stored = the_store.get_run(run_id)
+        if stored is None:
+            raise LoadError(f"run {run_id!r} not found in the store")
+        stored_inputs = the_store.get_inputs(run_id)
+        # the run's own options are the defaults of its resume: a crash-resume needs no flags repeated
+        merged = {k: v for k, v in (stored.get("options") or {}).items() if k in DEFAULTS and k not in _PATHS}
+        merged.update({k: v for k, v in (options or {}).items() if v is not None})
+        given = read_inputs(inputs) if inputs is not None else None
+        if "replay" not in kw and not merged.get("replay"):
+            # a resume or fork never pays twice for an answer its history already has (§10.5 keys)
+            kw["replay"] = Replay.from_rows(lineage_calls(the_store, run_id), "live", f"run:{run_id}")
+        orch = cls(plan, inputs=given if given is not None else stored_inputs, store=the_store,
+                   run_id=run_id, options=merged, **kw)
+        target, latest = cls._address(the_store, run_id, cycle, inference_count, seq)
+        same_plan = (stored.get("plan_hash") == orch.plan.schedule.get("plan_hash")
+                     and stored.get("plan") == reconcile.plan_record(orch.plan, orch.provisions)
+                     and (given is None or reconcile.data_hash(given) == reconcile.data_hash(stored_inputs)))
+        continuity = not fork and new_run_id is None and same_plan and target == latest
+        orch._check_environment(stored, continuity)
+        rows = the_store.state_rows(run_id, target)
+        run_mode = (stored.get("reconcile") or {}).get("mode") or mode if continuity else mode
+        changed = {name for name in set(orch.inputs) | set(stored_inputs)
+                   if reconcile.data_hash(orch.inputs.get(name)) != reconcile.data_hash(stored_inputs.get(name))}
+        if run_mode == "patch":
+            rec = reconcile.patch(orch.plan, stored.get("plan") or {}, rows, orch.provisions, changed)
+            if orch.options.get("allow_model_change") and not orch.options.get("keep_llm_results") \
+                    and not continuity and cls._model_changed(stored, orch.options):
+                llm = {orch.plan.inferences[fi]["id"] for fi, sel in orch.executors.items() if sel.kind == "llm"}
+                rec.restore = {k: r for k, r in rec.restore.items() if k[0] not in llm}
+        else:
+            rec = reconcile.by_flow_index(orch.plan, stored.get("plan") or {}, rows, run_mode, stored_inputs)
+            if rec.inputs is not None:
+                orch._set_inputs({**orch.inputs, **rec.inputs})
+        orch.reconciliation = rec
+        if continuity:
+            orch.continues = True
+            # budgets compare against the run's totals (§8.4): a continued run starts from what it spent
+            orch._usage = dict((stored.get("outcome") or {}).get("usage") or {})
+        else:
+            orch.parent = (run_id, target)
+            orch.forked_from = run_id
+            try:
+                orch.run_id = validate_run_id(new_run_id) if new_run_id else uuid.uuid4().hex[:12]
+            except StoreError as exc:
+                raise LoadError(str(exc)) from None
+            if the_store.get_run(orch.run_id) is not None:
+                raise LoadError(f"run {orch.run_id!r} already exists; choose another --new-run-id")
+        return orch
+
+    @staticmethod
+    def _address(store: Store, run_id: str, cycle: int | None, inference_count: int | None,
+                 seq: int | None) -> tuple[int, int]:
+        """(the seq to resume from, the run's latest seq). The latest is the last committed row: a crash loses
+        nothing that was committed, even after the last marker."""
+        latest = store.last_seq(run_id)
+        if seq is None and cycle is None:
+            return latest, latest
+        marks = store.checkpoints(run_id)
+        if seq is not None:
+            found = [m for m in marks if m["seq"] == seq]
+        else:
+            found = [m for m in marks if m["cycle"] == cycle
+                     and (inference_count is None or m["inference_count"] == inference_count)]
+        if not found:
+            where = f"seq {seq}" if seq is not None else f"cycle {cycle}" + (
+                f", inference count {inference_count}" if inference_count is not None else "")
+            raise LoadError(f"run {run_id!r} has no checkpoint at {where} (see ncd-run list-checkpoints)")
+        return found[-1]["seq"], latest
+
+    @staticmethod
+    def _model_changed(stored: dict[str, Any], options: dict[str, Any]) -> bool:
+        env = stored.get("env") or {}
+        return (env.get("llm_model") != options.get("llm_model")
+                or env.get("llm_base_url") != options.get("llm_base_url"))
+
+    def _check_environment(self, stored: dict[str, Any], continuity: bool) -> None:
+        """§9.7, before anything is written."""
+        if str(stored.get("runtime_version", "")).split(".")[0] != RUNTIME_VERSION.split(".")[0]:
+            raise LoadError(f"run {stored['run_id']!r} was written by runtime {stored.get('runtime_version')}; "
+                            f"this is {RUNTIME_VERSION} (a different major version cannot resume it)")
+        uses_llm = any(sel.kind == "llm" for sel in self.executors.values())
+        if uses_llm and self._model_changed(stored, self.options):
+            env = stored.get("env") or {}
+            was = f"{env.get('llm_model')} at {env.get('llm_base_url')}"
+            if continuity:
+                raise LoadError(f"run {stored['run_id']!r} used model {was}; resuming it under another model is "
+                                f"refused: use `ncd-run fork ... --allow-model-change`")
+            if not self.options.get("allow_model_change"):
+                raise LoadError(f"run {stored['run_id']!r} used model {was}; a fork under another model needs "
+                                f"--allow-model-change")
+
+    def _set_inputs(self, inputs: dict[str, Any]) -> None:
+        self.inputs = inputs
+        self.ground, self.externals = initial_values(self.plan, inputs)
+        self.missing = missing_ground(self.plan, self.ground)
+
+    @staticmethod
+    def list_runs(store: Store | str | Path | None) -> list[dict[str, Any]]:
+        return as_store(store).list_runs()
+
+    @staticmethod
+    def list_checkpoints(store: Store | str | Path | None, run_id: str) -> list[dict[str, Any]]:
+        the_store = as_store(store)
+        if the_store.get_run(run_id) is None:
+            raise LoadError(f"run {run_id!r} not found in the store")
+        return the_store.checkpoints(run_id)
+
+    # ---------------------------------------------------------------- running
+
+    def _run_row(self) -> dict[str, Any]:
+        opts = {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.options.items()
+                if k in DEFAULTS and k != "api_key"}
+        for key in _PATHS:
+            if opts.get(key) is not None:
+                opts[key] = [str(x) for x in opts[key]] if isinstance(opts[key], list) else str(opts[key])
+        rec = self.reconciliation
+        return {"run_id": self.run_id, "parent_run_id": self.parent[0] if self.parent else None,
+                "parent_seq": self.parent[1] if self.parent else None, "created_at": now(),
+                "plan_hash": self.plan.schedule.get("plan_hash") or "", "schedule_sha256": None,
+                "runtime_version": RUNTIME_VERSION,
+                "env": {"llm_model": self.options.get("llm_model"), "llm_base_url": self.options.get("llm_base_url"),
+                        "python": platform.python_version()},
+                "options": opts, "resume_mode": rec.mode.upper().replace("-", "_") if rec and self.parent else None,
+                "status": "running", "owner": self.options.get("owner"),
+                "plan": reconcile.plan_record(self.plan, self.provisions),
+                "reconcile": {"mode": rec.mode, "invalidated": sorted(rec.invalidated)} if rec and self.parent
+                else None}
+
+    def _ensure_started(self) -> Scheduler:
+        if self._scheduler is not None:
+            return self._scheduler
+        store = self.store
+        with store.transaction():
+            if self.continues:
+                last = store.last_seq(self.run_id)
+                if last and not any(m["seq"] == last for m in store.checkpoints(self.run_id)[-1:]):
+                    store.add_checkpoint(self.run_id, last)  # the recovered state is addressable (§8.3)
+                store.update_run(self.run_id, status="running")
+            else:
+                if store.get_run(self.run_id) is not None:
+                    raise LoadError(f"run {self.run_id!r} already exists; resume it with `ncd-run resume` "
+                                    f"or choose another --run-id")
+                store.create_run(self._run_row())
+                store.put_inputs(self.run_id, self.inputs)
+        recorder = Recorder(store, self.run_id, checkpoint_every=int(self.options.get("checkpoint_every") or 0),
+                            max_retries_total=int(self.options.get("max_retries_total") or 0),
+                            on_row=self.on_result, last_seq=store.last_seq(self.run_id),
+                            limits={k: self.options.get(k) for k in ("max_tokens", "max_cost_usd", "max_llm_calls")},
+                            usage=self._usage)
+        restore = self.reconciliation.restore if self.reconciliation else None
+        self._recorder = recorder
+        self._scheduler = Scheduler(self.plan, self.ground, self.externals, self.executors, self.perceiver,
+                                    self.options, recorder, restore, self.provisions)
+        if self._cancelled:
+            self._scheduler.budget = "cancelled"
+        if not self.missing:
+            self._scheduler.begin()
+        return self._scheduler
+
     def run(self) -> RunResult:
-        self.store.begin_run(self.run_id, {"plan_hash": self.plan.schedule.get("plan_hash")})
+        """Run to the end (after any ``step()`` calls) and return the outcome."""
+        if self._result is not None:
+            return self._result
+        scheduler = self._ensure_started()
         if self.missing:
-            result = RunResult(self.run_id, "blocked", {}, 0, 0,
-                               [{"reason": "missing_ground_data", "concepts": self.missing}])
-            self.store.finish_run(self.run_id, result.outcome, {"reasons": result.reasons})
-            return result
+            return self._end(None, [{"reason": "missing_ground_data", "concepts": self.missing}])
+        try:
+            with run_gc():  # GC settings for the span of the run (runtime/gcpolicy.py); never affects outputs
+                scheduler.pump()
+        except KeyboardInterrupt:
+            self._interrupt()
+            raise
+        return self._end(scheduler.finish())
 
-        def record(row: dict[str, Any]) -> None:
-            with self._lock:
-                self.store.append_result(self.run_id, row)
-                if self.on_result is not None:
-                    self.on_result(row)
+    async def run_async(self) -> RunResult:
+        """``run()`` as a coroutine: the scheduler's own threads do the work, the event loop stays free."""
+        return await asyncio.to_thread(self.run)
 
-        scheduler = Scheduler(self.plan, self.ground, self.externals, self.executors, self.perceiver,
-                              self.options, record)
-        with run_gc():  # GC settings for the span of the run (runtime/gcpolicy.py); never affects outputs
-            state = scheduler.run()
-        result = RunResult(self.run_id, state.outcome, self._final(state), state.cycles, state.executed,
-                           state.reasons)
-        self.store.finish_run(self.run_id, result.outcome, {"reasons": result.reasons, "cycles": result.cycles,
-                                                            "executed": result.executed})
+    def step(self) -> WaveResult:
+        """Execute exactly one wave (§4.4, §13): the lowest wave that still has work, started, awaited, committed."""
+        if self._result is not None:
+            return WaveResult(self._result.cycles, [], self._result.outcome)
+        scheduler = self._ensure_started()
+        if self.missing:
+            result = self._end(None, [{"reason": "missing_ground_data", "concepts": self.missing}])
+            return WaveResult(0, [], result.outcome)
+        wave = scheduler.next_wave()
+        if wave is None:
+            result = self._end(scheduler.finish())
+            return WaveResult(result.cycles, [], result.outcome)
+        scheduler.wave_log = []
+        try:
+            scheduler.pump(wave_limit=wave)
+        except KeyboardInterrupt:
+            self._interrupt()
+            raise
+        ran, scheduler.wave_log = scheduler.wave_log, None
+        outcome = None
+        if scheduler.next_wave() is None:
+            outcome = self._end(scheduler.finish()).outcome
+        return WaveResult(wave, ran, outcome)
+
+    def cancel(self) -> None:
+        """Stop starting work (from any thread): running cells finish, the run ends ``interrupted`` and can be
+        resumed. Used by the run server; Ctrl-C does the same at the CLI."""
+        self._cancelled = True
+        if self._scheduler is not None:
+            self._scheduler.budget = "cancelled"
+
+    def _interrupt(self) -> None:
+        """SIGINT/SIGTERM: stop starting work, keep what finished, checkpoint, record ``interrupted`` (§6.4)."""
+        scheduler, recorder = self._scheduler, self._recorder
+        if scheduler is not None:
+            scheduler.stop()
+        if recorder is not None:
+            recorder.checkpoint()
+            recorder.run_update(status="interrupted", finished_at=now(), outcome={"reasons": [
+                {"reason": "interrupted"}]})
+            recorder.close()
+
+    def _end(self, state: RunState | None, reasons: list[dict[str, Any]] | None = None) -> RunResult:
+        scheduler, recorder = self._scheduler, self._recorder
+        assert scheduler is not None and recorder is not None
+        scheduler.close()
+        if state is None:
+            result = RunResult(self.run_id, "blocked", {}, 0, 0, reasons or [])
+        else:
+            result = RunResult(self.run_id, state.outcome, self._final(state), state.cycles, state.executed,
+                               state.reasons)
+        recorder.flush()
+        if recorder.failure is not None:
+            result = RunResult(self.run_id, "failed", result.final, result.cycles, result.executed,
+                               [{"kind": "storage_error", "message": recorder.failure}, *result.reasons])
+        recorder.checkpoint()
+        recorder.run_update(status=result.outcome, finished_at=now(), outcome={
+            "reasons": result.reasons, "cycles": result.cycles, "executed": result.executed,
+            "restored": scheduler.restored, "retries": recorder.retries_spent, "usage": recorder.usage})
+        recorder.close()
+        if recorder.failure is not None:
+            raise StoreError(f"the store failed while recording run {self.run_id}: {recorder.failure}")
+        self._result = result
         return result
 
     def _final(self, state: RunState) -> dict[str, Any]:
@@ -100,3 +392,10 @@ class Orchestrator:
                 enc = stored.ref.unwrap().encode()
                 final[name] = {"axes": enc["axes"], "data": enc["data"]}
         return final
+
+    def status(self) -> dict[str, Any]:
+        """The run's stored state without running anything: per inference and iteration path its status,
+        attempts and errors, plus counts (what ``ncd-run show`` prints)."""
+        from runtime.history import run_status
+
+        return run_status(self.store, self.run_id)

@@ -298,6 +298,10 @@ class Reference:
         """``sha256:`` + SHA-256 of the canonical JSON of the encoding (§2.5)."""
         return "sha256:" + hashlib.sha256(self._canonical()).hexdigest()
 
+    def canonical(self) -> bytes:
+        """The canonical JSON of the encoding (computed once): what the store keeps and the value hash covers."""
+        return self._canonical()
+
     def _canonical(self) -> bytes:
         if self._key is None:
             object.__setattr__(self, "_key", canonical_json(self.encode()))

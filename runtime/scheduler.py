@@ -11,117 +11,53 @@ batch in flow order, so values never depend on timing.
 from __future__ import annotations
 
 import bisect
+import hashlib
 import heapq
 import itertools
+from collections import Counter
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from runtime.executors.attempts import Cell, CellContext, RetryBudgetExhausted
 from runtime.load import Plan, flow_key
+from runtime.recorder import Recorder, now
 from runtime.reference import Reference, Skip
+from runtime.scopes import _MET, Instance, LoopRun, Result, RunState, Scope, Stored
 from runtime.sequences import Outcome, StepFailure, assigning, grouping, looping, semantic, timing
 
 
-_MET: frozenset = frozenset()
-
-
-@dataclass(slots=True)
-class Stored:
-    ref: Reference
-    wave: int
-    meta: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(slots=True)
-class Scope:
-    path: str
-    parent: Scope | None
-    order: tuple[int, ...]
-    values: dict[str, Stored] = field(default_factory=dict)
-    instances: dict[str, Instance] = field(default_factory=dict)
-    open: int = 0
-    loop: LoopRun | None = None  # the loop iteration this scope belongs to
-    max_wave: int = 0
-    # flow index -> instances of this scope with an unmet ("support", flow index) condition (no rescans, §4.3)
-    dependents: dict[str, list[Instance]] = field(default_factory=dict)
-
-    def lookup(self, name: str) -> tuple[Stored, Scope] | None:
-        s: Scope | None = self
-        while s is not None:
-            if name in s.values:
-                return s.values[name], s
-            s = s.parent
-        return None
-
-    def within(self, other: Scope) -> bool:
-        s: Scope | None = self
-        while s is not None:
-            if s is other:
-                return True
-            s = s.parent
-        return False
-
-
-@dataclass(eq=False, slots=True)
-class Instance:
-    fi: str
-    scope: Scope
-    inf: dict[str, Any]
-    entry: dict[str, Any]
-    status: str = "pending"
-    unmet: set | frozenset = field(default_factory=set)  # §4.2 conditions still unmet; empty once ready
-    wave_base: int = 0
-    mask: tuple[str, tuple[bool, ...]] | None = None
-    wave: int = 0
-    key: tuple = field(init=False, repr=False)  # (flow key, scope order): ready-queue and commit order
-
-    def __post_init__(self) -> None:
-        self.key = (flow_key(self.fi), self.scope.order)
-
-    def __lt__(self, other: Instance) -> bool:
-        return self.key < other.key
-
-
-@dataclass(eq=False, slots=True)
-class LoopRun:
-    inst: Instance
-    axis: str = ""
-    position: int = 0
-    iteration: int = 0
-    results: list[Any] = field(default_factory=list)
-    history: dict[str, list[Reference]] = field(default_factory=dict)
-    before: dict[str, Reference | None] = field(default_factory=dict)
-    wave: int = 0
-    scope: Scope | None = None
-
-
-@dataclass(slots=True)
-class Result:
-    inst: Instance
-    status: str  # completed | failed
-    outcome: Outcome | None = None
-    error: StepFailure | None = None
-
-
-@dataclass
-class RunState:
-    outcome: str
-    reasons: list[dict[str, Any]]
-    cycles: int
-    executed: int
-    top: Scope
+def _drop(counter: Counter[int], key: int) -> None:
+    """Decrement; a key at zero is removed, so the per-wave counters stay as small as the set of open waves."""
+    n = counter[key] - 1
+    if n > 0:
+        counter[key] = n
+    else:
+        del counter[key]
 
 
 class Scheduler:
     def __init__(self, plan: Plan, ground: dict[str, Reference], externals: dict[str, Reference],
                  executors: dict[str, Any], perceive: Callable[[Any], Any], options: dict[str, Any],
-                 record: Callable[[dict[str, Any]], None]) -> None:
+                 recorder: Recorder, restore: dict[tuple[str, str], dict[str, Any]] | None = None,
+                 provisions: dict[str, str | None] | None = None) -> None:
         self.plan = plan
         self.externals = externals
         self.executors = executors
         self.perceive = perceive
         self.options = options
-        self.record = record
+        self.recorder = recorder
+        # (inference id, iteration path) -> the stored row a kept result is restored from (§9.3-§9.5)
+        self.restore = restore or {}
+        self.provisions = provisions or {}
+        self.restored = 0
+        self.wave_log: list[dict[str, Any]] | None = None  # what a step() ran (§13); None: not collected
+        self._active: Counter[int] = Counter()     # wave -> started, uncommitted instances
+        self._ready_bases: Counter[int] = Counter()  # wave base -> ready instances not started yet
+        self._closed_wave = 0
+        self._rows_since_marker = 0
+        self._pool: ThreadPoolExecutor | None = None
+        self._cell_pool: ThreadPoolExecutor | None = None
+        self._futures: dict[Future, Instance] = {}
         self.max_concurrency = max(1, int(options.get("max_concurrency") or 4))
         self.max_loop = int(options.get("max_loop_iterations") or 10000)
         self.max_cycles = int(options.get("max_cycles") or 0)
@@ -227,6 +163,7 @@ class Scheduler:
     def _make_ready(self, inst: Instance) -> None:
         inst.status = "ready"
         inst.unmet = _MET  # never consulted again (only pending instances are); frees one set per instance
+        self._ready_bases[inst.wave_base] += 1
         heapq.heappush(self.ready, (inst.key, inst))
 
     def _satisfy(self, inst: Instance, cond: tuple, wave: int) -> None:
@@ -314,33 +251,108 @@ class Scheduler:
     # ------------------------------------------------------------ running
 
     def run(self) -> RunState:
+        self.begin()
+        try:
+            self.pump()
+        finally:
+            self.close()
+        return self.finish()
+
+    def begin(self) -> None:
         self._populate(self.top, self._members.get(None, []))
-        futures: dict[Future, Instance] = {}
-        with ThreadPoolExecutor(max_workers=self.max_concurrency, thread_name_prefix="ncd-run") as pool:
-            while True:
-                while self.ready and not self.budget and len(futures) < self.max_concurrency:
-                    inst = heapq.heappop(self.ready)[1]
-                    if inst.status != "ready":
-                        continue
-                    self._start(inst, pool, futures)
-                if self.done:
-                    batch, self.done = sorted(self.done, key=lambda r: r.inst.key), []
-                    for res in batch:
-                        self._commit(res)
+        self._pool = ThreadPoolExecutor(max_workers=self.max_concurrency, thread_name_prefix="ncd-run")
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+        if self._cell_pool is not None:
+            self._cell_pool.shutdown(wait=True, cancel_futures=True)
+            self._cell_pool = None
+
+    def _cells(self) -> ThreadPoolExecutor:
+        """Threads for the independent cells of model-bound steps (bounded again by --llm-concurrency)."""
+        if self._cell_pool is None:
+            size = max(1, int(self.options.get("llm_concurrency") or 4))
+            self._cell_pool = ThreadPoolExecutor(max_workers=size, thread_name_prefix="ncd-cell")
+        return self._cell_pool
+
+    def halted(self) -> bool:
+        if not self.budget and self.recorder.exhausted:
+            self.budget = self.recorder.exhausted  # a token, cost or call budget (§8.4)
+        return bool(self.budget) or self.recorder.failure is not None
+
+    def next_wave(self) -> int | None:
+        """The lowest wave a ready instance would run in, or None when nothing can start (§4.4)."""
+        if self.halted():
+            return None
+        return min(self._ready_bases) + 1 if self._ready_bases else None
+
+    def pump(self, wave_limit: int | None = None) -> None:
+        """Run until nothing is left to do (or, with ``wave_limit``, until no instance of a wave up to it is
+        ready or running): start ready instances up to the concurrency bound, commit completions in batches."""
+        pool, futures = self._pool, self._futures
+        assert pool is not None
+        while True:
+            deferred: list[tuple[tuple, Instance]] = []
+            while self.ready and not self.halted() and len(futures) < self.max_concurrency:
+                item = heapq.heappop(self.ready)
+                inst = item[1]
+                if inst.status != "ready":
                     continue
-                if not futures:
-                    break
-                finished, _ = wait(list(futures), return_when=FIRST_COMPLETED)
-                for fut in finished:
-                    inst = futures.pop(fut)
-                    try:
-                        self.done.append(Result(inst, "completed", fut.result()))
-                    except StepFailure as exc:
-                        self.done.append(Result(inst, "failed", error=exc))
-                    except Exception as exc:  # a bug in a sequence: record it as a typed failure
-                        self.done.append(Result(inst, "failed", error=StepFailure(
-                            "executor_error", f"inference {inst.fi}: internal error {type(exc).__name__}: {exc}")))
-        return self._finish()
+                if wave_limit is not None and inst.wave_base + 1 > wave_limit:
+                    deferred.append(item)
+                    continue
+                _drop(self._ready_bases, inst.wave_base)
+                self._start(inst, pool, futures)
+            for item in deferred:
+                heapq.heappush(self.ready, item)
+            if self.done:
+                batch, self.done = sorted(self.done, key=lambda r: r.inst.key), []
+                for res in batch:
+                    self._commit(res)
+                self._mark_closed_waves()
+                continue
+            if not futures:
+                break
+            finished, _ = wait(list(futures), return_when=FIRST_COMPLETED)
+            for fut in finished:
+                inst = futures.pop(fut)
+                try:
+                    self.done.append(Result(inst, "completed", fut.result()))
+                except StepFailure as exc:
+                    self.done.append(Result(inst, "failed", error=exc))
+                except Exception as exc:  # a bug in a sequence: record it as a typed failure
+                    self.done.append(Result(inst, "failed", error=StepFailure(
+                        "executor_error", f"inference {inst.fi}: internal error {type(exc).__name__}: {exc}")))
+
+    def stop(self) -> None:
+        """Start nothing new, let running cells finish, and commit what finished (an interrupt, §6.4)."""
+        self.budget = self.budget or "interrupted"
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+        for fut, inst in list(self._futures.items()):
+            if fut.done() and not fut.cancelled():
+                try:
+                    self.done.append(Result(inst, "completed", fut.result()))
+                except Exception:  # a failed cell is simply run again on resume
+                    continue
+        self._futures.clear()
+        batch, self.done = sorted(self.done, key=lambda r: r.inst.key), []
+        for res in batch:
+            self._commit(res)
+
+    def _mark_closed_waves(self) -> None:
+        """A checkpoint marker when a wave closes: nothing of it or earlier is ready or running (§8.3)."""
+        if not self._rows_since_marker:
+            return
+        lows = [*self._active, *(b + 1 for b in self._ready_bases)]
+        closed = (min(lows) - 1) if lows else self.cycles
+        if closed > self._closed_wave:
+            self._closed_wave = closed
+            self._rows_since_marker = 0
+            self.recorder.checkpoint()
 
     def _start(self, inst: Instance, pool: ThreadPoolExecutor, futures: dict[Future, Instance]) -> None:
         inst.wave = inst.wave_base + 1
@@ -349,16 +361,26 @@ class Scheduler:
             inst.status = "ready"
             return
         inst.status = "running"
-        self.executed += 1
+        inst.started_at = now()
         self.cycles = max(self.cycles, inst.wave)
         seq = inst.inf["inference_sequence"]
-        if seq == "looping":
+        inst.restored = self.restore.get((inst.inf["id"], inst.scope.path)) if self.restore else None
+        if inst.restored is not None:
+            self.restored += 1
+        else:
+            self.executed += 1
+        if seq == "looping":  # its iterations are the work; a restored loop replays them from their rows
             self._activate(inst)
             return
+        self._active[inst.wave] += 1
         if seq == "timing":
             self.done.append(Result(inst, "completed", Outcome(None)))
             return
+        if inst.restored is not None:
+            self.done.append(self._from_row(inst, inst.restored))
+            return
         view = self.view(inst)
+        inst.inputs_hash = self._inputs_hash(inst)
         try:
             if seq == "assigning":
                 self.done.append(Result(inst, "completed", assigning.run(inst.inf, view)))
@@ -369,10 +391,33 @@ class Scheduler:
                 if sel is not None and sel.kind == "external":
                     self.done.append(self._external(inst))
                     return
-                call = sel.call
-                futures[pool.submit(semantic.run, inst.inf, view, call, self.perceive)] = inst
+                inst.journal = journal = self.recorder.journal()
+                ident = (inst.fi, inst.inf["id"], inst.scope.path)
+
+                def context(position: tuple[int, ...], wave: int = inst.wave) -> CellContext:
+                    return CellContext(Cell(*ident, position, wave), journal)
+                pmap = self._cells().map if sel.kind == "llm" else None
+                futures[pool.submit(semantic.run, inst.inf, view, sel.call, self.perceive, context, pmap)] = inst
         except StepFailure as exc:
             self.done.append(Result(inst, "failed", error=exc))
+
+    def _from_row(self, inst: Instance, row: dict[str, Any]) -> Result:
+        """A kept result (§9): the stored value, status and metadata, without executing anything."""
+        value = row.get("value")
+        ref = Reference.decode(value) if value is not None else Reference.skip()
+        if row["status"] == "skipped":
+            return Result(inst, "skipped", Outcome(Reference.skip()))
+        return Result(inst, "completed", Outcome(ref, dict(row.get("meta") or {})))
+
+    def _inputs_hash(self, inst: Instance) -> str:
+        """Hash of the inputs as read (unmasked, unperceived), by name: what §9.2 compares."""
+        h = hashlib.sha256()
+        for name in self._view_names(inst):
+            found = inst.scope.lookup(name)
+            if found is not None and name != inst.inf["concept_to_infer"]:
+                h.update(name.encode())
+                h.update(found[0].hash.encode())
+        return "sha256:" + h.hexdigest()
 
     def _external(self, inst: Instance) -> Result:
         name = inst.inf["concept_to_infer"]
@@ -385,26 +430,56 @@ class Scheduler:
         inst = res.inst
         if inst.status != "running":
             return
+        if inst.inf["inference_sequence"] != "looping":
+            _drop(self._active, inst.wave)
         if res.status == "failed":
             inst.status = "failed"
             err = res.error
+            if isinstance(err, RetryBudgetExhausted):
+                self.budget = "max_retries_total"
             self.failures.append({"flow_index": inst.fi, "iteration": inst.scope.path, "kind": err.kind,
                                   "message": err.message, "element": err.element})
-            self._row(inst, "failed", None, {"errors": [{"kind": err.kind, "message": err.message}]})
+            self._row(inst, "failed", None, {"errors": [{"kind": err.kind, "message": err.message}]},
+                      error=(err.kind, err.message))
             return
         if inst.inf["inference_sequence"] == "timing":
             self._gate(inst)
             return
         out = res.outcome
+        if res.status == "skipped":
+            self._write(inst, inst.inf["concept_to_infer"], Stored(Reference.skip(), inst.wave))
+            self._finished(inst, "skipped")
+            return
         self._row(inst, "completed", out.value, out.meta)
         self._write(inst, inst.inf["concept_to_infer"], Stored(out.value, inst.wave, out.meta))
         self._finished(inst, "completed")
 
-    def _row(self, inst: Instance, status: str, value: Reference | None, meta: dict[str, Any]) -> None:
-        self.record({"kind": "item", "cycle": inst.wave, "flow_index": inst.fi,
-                     "inference_id": inst.inf["id"], "iteration": inst.scope.path, "status": status,
-                     "concept_name": inst.inf["concept_to_infer"] if value is not None else None,
-                     "value": value, "meta": meta})
+    def _row(self, inst: Instance, status: str, value: Reference | None, meta: dict[str, Any],
+             error: tuple[str, str] | None = None) -> None:
+        """The result row of an execution (and its execution row, §8.3); nothing for a restored instance."""
+        if self.wave_log is not None:
+            self.wave_log.append({"flow_index": inst.fi, "inference_id": inst.inf["id"],
+                                  "iteration": inst.scope.path, "status": status,
+                                  "restored": inst.restored is not None})
+        if inst.restored is not None:
+            return
+        self._rows_since_marker += 1
+        row = {"kind": "item", "cycle": inst.wave, "flow_index": inst.fi, "inference_id": inst.inf["id"],
+               "signature": inst.entry["signature"], "iteration": inst.scope.path, "status": status,
+               "concept_name": inst.inf["concept_to_infer"] if value is not None else None, "value": value,
+               "inputs_hash": inst.inputs_hash, "provision_hash": self.provisions.get(inst.fi), "meta": meta,
+               "created_at": now()}
+        journal = inst.journal
+        if journal is not None:
+            self.recorder.result(row, attempts=journal.pending())
+            return
+        execution = None
+        if inst.started_at:  # skipped instances never started: no execution
+            execution = {"flow_index": inst.fi, "inference_id": inst.inf["id"], "iteration": inst.scope.path,
+                         "cell": "[]", "attempt": 1, "cycle": inst.wave, "started_at": inst.started_at,
+                         "finished_at": now(), "status": status, "error_kind": error[0] if error else None,
+                         "error_message": error[1] if error else None}
+        self.recorder.result(row, execution=execution)
 
     def _finished(self, inst: Instance, status: str) -> None:
         inst.status = status
@@ -471,7 +546,11 @@ class Scheduler:
         victims = [x] + [i for i in (pool.get(fi) for fi in self._skippable(x.fi))
                          if i is not None and i.status in ("pending", "ready")]
         for inst in victims:
+            if inst.status == "ready":
+                _drop(self._ready_bases, inst.wave_base)
             inst.wave = wave
+            row = self.restore.get((inst.inf["id"], inst.scope.path)) if self.restore else None
+            inst.restored = row if row is not None and row["status"] == "skipped" else None
             if inst.inf["inference_sequence"] != "timing":
                 self._row(inst, "skipped", Reference.skip(), {})
                 self._write(inst, inst.inf["concept_to_infer"], Stored(Reference.skip(), wave))
@@ -549,10 +628,13 @@ class Scheduler:
             found = scope.lookup(concept)
             loop.history[concept].append(found[0].ref if found else None)  # type: ignore[arg-type]
         loop.wave = max(loop.wave, scope.max_wave)
-        self.record({"kind": "loop_iteration", "cycle": loop.wave, "flow_index": inst.fi,
-                     "inference_id": inst.inf["id"], "iteration": scope.path, "status": "completed",
-                     "concept_name": None, "value": result.ref if result else None,
-                     "meta": {"loop": {"position": loop.position - 1}}})
+        if inst.restored is None and (inst.inf["id"], scope.path) not in self.restore:
+            self._rows_since_marker += 1
+            self.recorder.result({
+                "kind": "loop_iteration", "cycle": loop.wave, "flow_index": inst.fi, "inference_id": inst.inf["id"],
+                "signature": inst.entry["signature"], "iteration": scope.path, "status": "completed",
+                "concept_name": None, "value": result.ref if result else None,
+                "meta": {"loop": {"position": loop.position - 1}}, "created_at": now()})
         self._last_scope = scope
         # every instance of the finished iteration is done: drop the scope <-> instance cycle so the iteration's
         # records are freed by reference counting rather than left to the cyclic GC (values stay for _loop_done)
@@ -582,10 +664,13 @@ class Scheduler:
 
     # ------------------------------------------------------------ outcome (§6.4)
 
-    def _finish(self) -> RunState:
+    def finish(self) -> RunState:
         reasons: list[dict[str, Any]] = []
         root = self.top.instances.get(self.plan.schedule["roots"][0])
-        if self.budget:
+        if self.budget == "cancelled":
+            outcome = "interrupted"
+            reasons.append({"reason": "cancelled"})
+        elif self.budget:
             outcome = "budget_exhausted"
             reasons.append({"budget": self.budget})
         elif self.failures and not all(f["kind"] == "missing_input" for f in self.failures):
