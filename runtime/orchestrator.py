@@ -239,14 +239,23 @@ class Orchestrator:
 
     @staticmethod
     def list_runs(store: Store | str | Path | None) -> list[dict[str, Any]]:
-        return as_store(store).list_runs()
+        the_store = as_store(store)
+        try:
+            return the_store.list_runs()
+        finally:
+            if the_store is not store:  # opened here from a path: closed here
+                the_store.close()
 
     @staticmethod
     def list_checkpoints(store: Store | str | Path | None, run_id: str) -> list[dict[str, Any]]:
         the_store = as_store(store)
-        if the_store.get_run(run_id) is None:
-            raise LoadError(f"run {run_id!r} not found in the store")
-        return the_store.checkpoints(run_id)
+        try:
+            if the_store.get_run(run_id) is None:
+                raise LoadError(f"run {run_id!r} not found in the store")
+            return the_store.checkpoints(run_id)
+        finally:
+            if the_store is not store:
+                the_store.close()
 
     # ---------------------------------------------------------------- running
 

@@ -44,6 +44,12 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
     return Backend(request.param, tmp_path)
 
 
+@pytest.fixture(params=[b for b in BACKENDS if b != "memory"])
+def persistent_backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
+    """The backends that keep data on disk (the memory store keeps nothing after the process)."""
+    return Backend(request.param, tmp_path)
+
+
 @pytest.fixture
 def store(backend: Backend) -> Iterator[Store]:
     opened = backend.open()
@@ -414,9 +420,8 @@ def test_a_transaction_commits_together_or_not_at_all(store: Store) -> None:
     assert [r["inference_id"] for r in store.results("r")] == ["i1", "i2", "i3", "i4"]
 
 
-def test_data_survives_close_and_reopen(backend: Backend) -> None:
-    if not backend.persistent:
-        pytest.skip("the memory store keeps nothing after the process")
+def test_data_survives_close_and_reopen(persistent_backend: Backend) -> None:
+    backend = persistent_backend
     store = backend.open()
     store.create_run(run_row("a"))
     store.append_results("a", [result("i1", value={"k": "ü"}), result("i2")])
