@@ -69,7 +69,7 @@ TARGET_LINEAR = 0.15      # bytes per step may vary by at most this fraction acr
 
 STORE_METHODS = ("create_run", "update_run", "get_run", "list_runs", "put_inputs", "get_inputs", "append_results",
                  "results", "state_rows", "last_seq", "start_execution", "finish_execution", "executions", "add_log",
-                 "logs", "add_checkpoint", "checkpoints", "add_llm_call", "llm_calls", "close")
+                 "logs", "add_checkpoint", "checkpoints", "add_llm_call", "llm_calls", "write_batch", "close")
 
 
 # ----------------------------------------------------------------------------------------------

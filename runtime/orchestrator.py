@@ -119,6 +119,7 @@ class Orchestrator:
         self._result: RunResult | None = None
         self._lock = threading.Lock()
         self._usage: dict[str, Any] = {}
+        self._retries = 0
         self._cancelled = False
 
     @classmethod
@@ -179,6 +180,7 @@ class Orchestrator:
             orch.continues = True
             # budgets compare against the run's totals (§8.4): a continued run starts from what it spent
             orch._usage = dict((stored.get("outcome") or {}).get("usage") or {})
+            orch._retries = int((stored.get("outcome") or {}).get("retries") or 0)
         else:
             orch.parent = (run_id, target)
             orch.forked_from = run_id
@@ -298,7 +300,7 @@ class Orchestrator:
                             max_retries_total=int(self.options.get("max_retries_total") or 0),
                             on_row=self.on_result, last_seq=store.last_seq(self.run_id),
                             limits={k: self.options.get(k) for k in ("max_tokens", "max_cost_usd", "max_llm_calls")},
-                            usage=self._usage)
+                            usage=self._usage, retries_spent=self._retries)
         restore = self.reconciliation.restore if self.reconciliation else None
         self._recorder = recorder
         self._scheduler = Scheduler(self.plan, self.ground, self.externals, self.executors, self.perceiver,

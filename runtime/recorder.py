@@ -74,6 +74,9 @@ class StepJournal:
     def spend_retry(self) -> bool:
         return self.recorder.spend_retry()
 
+    def exhausted(self) -> str | None:
+        return self.recorder.exhausted
+
     def pending(self) -> list[Attempt]:
         with self.lock:
             return [a for a in self.attempts if a.finish is not None]
@@ -84,14 +87,15 @@ class Recorder:
 
     def __init__(self, store: Store, run_id: str, *, checkpoint_every: int = 0, max_retries_total: int = 0,
                  on_row: Callable[[dict[str, Any]], None] | None = None, last_seq: int = 0,
-                 limits: dict[str, float] | None = None, usage: dict[str, float] | None = None) -> None:
+                 limits: dict[str, float] | None = None, usage: dict[str, float] | None = None,
+                 retries_spent: int = 0) -> None:
         self.store = store
         self.run_id = run_id
         self.checkpoint_every = max(0, int(checkpoint_every or 0))
         self.max_retries_total = max(0, int(max_retries_total or 0))
         self.on_row = on_row
         self.failure: str | None = None
-        self.retries_spent = 0
+        self.retries_spent = int(retries_spent or 0)  # a continued run carries what it already spent (§6.2)
         self.rows_written = 0
         self.bytes_written = 0
         self._since_checkpoint = 0

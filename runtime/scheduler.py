@@ -18,7 +18,7 @@ from collections import Counter
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Any, Callable
 
-from runtime.executors.attempts import Cell, CellContext, RetryBudgetExhausted
+from runtime.executors.attempts import BudgetExhausted, Cell, CellContext
 from runtime.load import Plan, flow_key
 from runtime.recorder import Recorder, now
 from runtime.reference import Reference, Skip
@@ -435,8 +435,8 @@ class Scheduler:
         if res.status == "failed":
             inst.status = "failed"
             err = res.error
-            if isinstance(err, RetryBudgetExhausted):
-                self.budget = "max_retries_total"
+            if isinstance(err, BudgetExhausted):
+                self.budget = self.budget or err.budget
             self.failures.append({"flow_index": inst.fi, "iteration": inst.scope.path, "kind": err.kind,
                                   "message": err.message, "element": err.element})
             self._row(inst, "failed", None, {"errors": [{"kind": err.kind, "message": err.message}]},
@@ -666,6 +666,7 @@ class Scheduler:
 
     def finish(self) -> RunState:
         reasons: list[dict[str, Any]] = []
+        self.halted()  # a budget reached by the last calls of the run still decides its outcome
         root = self.top.instances.get(self.plan.schedule["roots"][0])
         if self.budget == "cancelled":
             outcome = "interrupted"

@@ -25,11 +25,20 @@ class TransientError(Exception):
         self.retry_after = retry_after
 
 
-class RetryBudgetExhausted(StepFailure):
-    """``--max-retries-total`` is spent: the cell keeps its error and the run ends ``budget_exhausted`` (§6.2)."""
+class BudgetExhausted(StepFailure):
+    """A run budget is spent (§6.4): the cell keeps its error, no new work starts, the run ends
+    ``budget_exhausted`` and can be resumed with a larger budget. ``budget`` names the option."""
+
+    def __init__(self, budget: str, message: str) -> None:
+        super().__init__("budget", message)
+        self.budget = budget
+
+
+class RetryBudgetExhausted(BudgetExhausted):
+    """``--max-retries-total`` is spent (§6.2)."""
 
     def __init__(self, message: str) -> None:
-        super().__init__("budget", message)
+        super().__init__("max_retries_total", message)
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +67,10 @@ class Journal(Protocol):
     def spend_retry(self) -> bool:
         """Take one retry from ``--max-retries-total``; False when none is left."""
 
+    def exhausted(self) -> str | None:
+        """The run budget already spent (``max_llm_calls``, ``max_tokens``, ``max_cost_usd``), if any: a model
+        executor checks it before every call, so the cells of one step cannot overspend."""
+
 
 class NullJournal:
     """Records nothing and never runs out of retries (executors used outside a run, e.g. in tests)."""
@@ -74,6 +87,9 @@ class NullJournal:
 
     def spend_retry(self) -> bool:
         return True
+
+    def exhausted(self) -> str | None:
+        return None
 
 
 @dataclass(frozen=True, slots=True)

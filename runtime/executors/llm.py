@@ -138,6 +138,10 @@ class _Numbered:
     def spend_retry(self) -> bool:
         return self.inner.spend_retry()
 
+    def exhausted(self) -> str | None:
+        check = getattr(self.inner, "exhausted", None)  # journals written before budgets existed have none
+        return check() if check is not None else None
+
 
 def _retry_after(response: Any) -> float | None:
     headers = getattr(response, "headers", None) or {}
@@ -273,9 +277,15 @@ class _LLMExecutor:
                                                  f"recording, or use --replay-fallback live")
         try:
             with self.limiter:
+                spent = journal.exhausted()  # checked in the slot, right before the call: no cell overspends
+                if spent is not None:
+                    raise attempts.BudgetExhausted(spent, f"inference {self.fi}: --{spent.replace('_', '-')} is "
+                                                          f"spent; the model was not called")
                 client = self.client()
                 started = time.monotonic()  # the call's latency, not the wait for a free slot or the client setup
                 response = client.chat.completions.create(messages=messages, **self.params)
+        except attempts.BudgetExhausted:
+            raise
         except Exception as exc:  # noqa: BLE001 - every failure of the call is classified, never a traceback
             kind, mapped = _classify(exc, self.scrub)
             row.update(status="error", error_kind=kind, latency_ms=_ms(started))
