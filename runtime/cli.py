@@ -101,7 +101,59 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--cycle", type=int, metavar="C")
     r.add_argument("--at", type=int, metavar="SEQ")
     _storage(r)
+    _serve_parser(sub)
     return p
+
+
+def _serve_parser(sub: Any) -> None:
+    r = sub.add_parser("serve", help="the multi-tenant run server: HTTP API, live progress, a web page")
+    r.add_argument("--host", default="127.0.0.1")
+    r.add_argument("--port", type=int, default=8000)
+    r.add_argument("--plans-dir", metavar="DIR", default=".",
+                   help="plans: NAME.ncd, NAME.schedule.json or NAME/ holding one plan (default: .)")
+    where = r.add_mutually_exclusive_group()
+    where.add_argument("--db", metavar="FILE", help="one shared store for every run (default .ncd/runs.db)")
+    where.add_argument("--runs-dir", metavar="DIR", help="one directory per run: DIR/<run_id>/run.db")
+    r.add_argument("--busy-timeout", type=int, default=5000, metavar="MS")
+    r.add_argument("--token-file", metavar="FILE", help="'TOKEN OWNER' per line; without it the server is open")
+    r.add_argument("--max-runs", type=int, default=4, metavar="N", help="runs executing at once (default 4)")
+    r.add_argument("--per-run-concurrency", type=int, default=4, metavar="N",
+                   help="inferences running at once inside one run (default 4)")
+    r.add_argument("--max-body-bytes", type=int, default=1 << 20, metavar="N", help="request body limit (1 MiB)")
+    r.add_argument("--log-level", default="info", choices=("critical", "error", "warning", "info", "debug"))
+
+
+def _serve(args: argparse.Namespace) -> int:
+    """``ncd-run serve``: build the app (runtime/server) and run it under uvicorn until SIGINT/SIGTERM."""
+    from runtime.load import LoadError
+
+    try:
+        from runtime.server import TokenFileError, create_app, read_token_file, serve
+    except ImportError as exc:
+        raise LoadError(f"serve needs the server dependencies (pip install fastapi uvicorn): {exc}") from None
+    if not Path(args.plans_dir).is_dir():
+        raise LoadError(f"--plans-dir {args.plans_dir}: not a directory")
+    if args.max_runs < 1 or args.per_run_concurrency < 1 or args.max_body_bytes < 1:
+        raise LoadError("--max-runs, --per-run-concurrency and --max-body-bytes must be at least 1")
+    try:
+        tokens = read_token_file(args.token_file) if args.token_file else None
+    except TokenFileError as exc:
+        raise LoadError(str(exc)) from None
+    import logging
+
+    def _stopped(signum: int, frame: Any) -> None:  # uvicorn re-raises SIGTERM after its graceful shutdown
+        raise SystemExit(0)
+
+    logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s:     %(name)s: %(message)s")
+    signal.signal(signal.SIGTERM, _stopped)
+    store = _store(args)  # opened here so that a bad --db/--runs-dir exits 2 before the server starts
+    app = create_app(args.plans_dir, store, tokens, max_runs=args.max_runs,
+                     per_run_concurrency=args.per_run_concurrency, max_body_bytes=args.max_body_bytes)
+    try:
+        serve(app, args.host, args.port, log_level=args.log_level)
+    finally:
+        store.close()
+    return 0
 
 
 def _inputs(args: argparse.Namespace) -> dict[str, Any] | None:
@@ -269,6 +321,8 @@ def main(argv: list[str] | None = None) -> int:
     from runtime.store import StoreError
 
     try:
+        if args.command == "serve":
+            return _serve(args)
         if args.command in ("run", "resume", "fork"):
             signal.signal(signal.SIGTERM, _terminate)  # SIGTERM stops a run like Ctrl-C: resumable (§6.4)
             return _execute(args)

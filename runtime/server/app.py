@@ -1,0 +1,487 @@
+"""The ASGI app of ``ncd-run serve``: ``create_app(...)`` builds a FastAPI app; ``serve(...)`` runs it with uvicorn.
+
+Everything the app needs (store, plan registry, run manager, tokens) lives on the app instance (``app.state``);
+this module keeps no mutable state, so several apps can live in one process (tests).
+
+HTTP API (JSON; errors are ``{"error": {"code": ..., "message": ...}}`` with a 4xx/5xx status):
+
+=======  ==============================  =====================================================================
+POST     /api/runs                       ``{plan_id, inputs, run_id?, model?}`` → 201, the run (``Location``)
+GET      /api/runs                       ``?status=&plan_id=&parent_run_id=&limit=&offset=`` → ``{runs, total}``
+GET      /api/runs/{id}                  status, outcome, per-step statuses, usage
+GET      /api/runs/{id}/result           ``{run_id, outcome, final, cycles, executed, reasons}`` (409 while running)
+POST     /api/runs/{id}/cancel           202; the run ends ``interrupted`` (resumable)
+POST     /api/runs/{id}/resume           ``{mode, cycle?, plan_id?}`` → 202 (same id) or 201 (it forked, §9.1)
+POST     /api/runs/{id}/fork             ``{cycle?, mode?, run_id?, plan_id?}`` → 201, the new run
+GET      /api/runs/{id}/events           ``text/event-stream``: one event per result row, then ``end``
+GET      /api/plans, /api/plans/{id}     registered plans; one plan's ground inputs, inferences and graph
+GET      /healthz                        liveness, no token needed
+GET      /                               the read-only web page; ``/openapi.json``, ``/docs``
+=======  ==============================  =====================================================================
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from fastapi import Body, FastAPI, Header, Query, Request, Security
+from fastapi import Path as PathParam
+from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
+from fastapi.security import HTTPBearer
+from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from runtime.server.auth import Authenticator
+from runtime.server.errors import ApiError, error_body
+from runtime.server.events import replay, stream
+from runtime.server.plans import ID_PATTERN, PlanRegistry, plan_detail, plan_summary
+from runtime.server.runs import RunManager
+from runtime.store import Store, open_store
+from runtime.store.base import RUN_STATUSES
+
+log = logging.getLogger("ncd.server")
+
+STATIC = Path(__file__).with_name("static")
+MAX_BODY_BYTES = 1 << 20
+_STATUS_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+                 405: "method_not_allowed", 406: "not_acceptable", 409: "conflict", 413: "body_too_large",
+                 415: "unsupported_media_type", 422: "invalid_request", 500: "internal_error",
+                 503: "unavailable"}
+
+
+# ---------------------------------------------------------------- request and response models
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class CreateRun(_Strict):
+    plan_id: str = Field(pattern=ID_PATTERN, description="a plan id of GET /api/plans")
+    inputs: dict[str, Any] = Field(description="ground data by concept name (RUNTIME §3.3); `_` keys are comments")
+    run_id: str | None = Field(default=None, pattern=ID_PATTERN, description="the new run's id (default: fresh)")
+    model: str | None = Field(default=None, min_length=1, max_length=256, description="LLM model of the run")
+
+
+class ResumeRun(_Strict):
+    mode: Literal["patch", "overwrite", "fill-gaps"] = Field(description="reconciliation mode (RUNTIME §9.3-§9.5)")
+    cycle: int | None = Field(default=None, ge=0, le=2**31, strict=True,
+                              description="resume from this cycle's checkpoint (another checkpoint than the "
+                                          "latest forks, §9.1)")
+    plan_id: str | None = Field(default=None, pattern=ID_PATTERN,
+                                description="resume against this plan (default: the run's own plan)")
+
+
+class ForkRun(_Strict):
+    cycle: int | None = Field(default=None, ge=0, le=2**31, strict=True,
+                              description="fork from this cycle's checkpoint (default: the latest)")
+    mode: Literal["patch", "overwrite", "fill-gaps"] = "patch"
+    run_id: str | None = Field(default=None, pattern=ID_PATTERN, description="the new run's id (default: fresh)")
+    plan_id: str | None = Field(default=None, pattern=ID_PATTERN,
+                                description="fork against this plan (default: the run's own plan)")
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+    details: Any = None
+
+
+class ErrorBody(BaseModel):
+    error: ErrorDetail
+
+
+class RunSummary(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    run_id: str
+    plan_id: str | None = None
+    plan_hash: str | None = None
+    status: str
+    active: bool = False
+    queued: bool = False
+    owner: str | None = None
+    parent_run_id: str | None = None
+    parent_seq: int | None = None
+    created_at: str | None = None
+    finished_at: str | None = None
+
+
+class RunList(BaseModel):
+    runs: list[RunSummary]
+    total: int
+    limit: int
+    offset: int
+
+
+class RunDetail(RunSummary):
+    outcome: dict[str, Any] | None = None
+    counts: dict[str, int]
+    executions: int
+    steps: list[dict[str, Any]]
+    usage: dict[str, Any]
+
+
+class RunResult(BaseModel):
+    run_id: str
+    outcome: str
+    final: dict[str, Any]
+    cycles: int | None = None
+    executed: int | None = None
+    reasons: list[Any]
+
+
+class PlanSummary(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    plan_id: str
+    ok: bool
+    kind: str
+    source: str
+    plan_hash: str | None = None
+    error: str | None = None
+    content_hash: str | None = None
+    ground: list[dict[str, Any]]
+    final_concepts: list[str]
+    inference_count: int
+
+
+class PlanList(BaseModel):
+    plans: list[PlanSummary]
+
+
+class PlanDetail(PlanSummary):
+    inferences: list[dict[str, Any]]
+    graph: dict[str, Any]
+    warnings: list[str]
+
+
+class Health(BaseModel):
+    status: str
+    active_runs: int
+    queued_runs: int
+
+
+def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    return {code: {"model": ErrorBody, "description": _STATUS_CODES.get(code, "error")} for code in codes}
+
+
+RunId = PathParam(pattern=ID_PATTERN, description="a run id (letters, digits, '-', '_', '.')")
+
+
+# ---------------------------------------------------------------- middleware (pure ASGI)
+
+
+async def _send_error(send: Any, status: int, code: str, message: str,
+                      headers: list[tuple[bytes, bytes]] | None = None) -> None:
+    body = json.dumps(error_body(code, message)).encode()
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+                            *(headers or [])]})
+    await send({"type": "http.response.body", "body": body})
+
+
+class BodyLimit:
+    """Refuse request bodies over ``limit`` bytes with 413 before the app sees them (Content-Length or counted)."""
+
+    def __init__(self, app: Any, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope["method"] not in ("POST", "PUT", "PATCH", "DELETE"):
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None:
+            try:
+                size = int(declared)
+                if size < 0:
+                    raise ValueError
+            except ValueError:
+                await _send_error(send, 400, "bad_request", "the Content-Length header is not a number")
+                return
+            if size > self.limit:
+                await _send_error(send, 413, "body_too_large",
+                                  f"the request body has {size} bytes; the limit is {self.limit}")
+                return
+        chunks, total = [], 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunk = message.get("body", b"")
+            total += len(chunk)
+            if total > self.limit:
+                await _send_error(send, 413, "body_too_large", f"the request body exceeds {self.limit} bytes")
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        body, given = b"".join(chunks), False
+
+        async def replayed() -> dict:
+            nonlocal given
+            if not given:
+                given = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replayed, send)
+
+
+class BearerAuth:
+    """With tokens: every ``/api/`` request needs ``Authorization: Bearer TOKEN`` (else 401); the owner is put in
+    ``scope["ncd_owner"]``. Without tokens: the owner is None and nothing is checked."""
+
+    def __init__(self, app: Any, auth: Authenticator) -> None:
+        self.app = app
+        self.auth = auth
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            scope["ncd_owner"] = None
+            if self.auth.enabled and scope["path"].startswith("/api/"):
+                header = dict(scope.get("headers") or []).get(b"authorization")
+                owner = self.auth.owner_of(header.decode("latin-1") if header is not None else None)
+                if owner is None:
+                    await _send_error(send, 401, "unauthorized",
+                                      "a valid bearer token is required (Authorization: Bearer TOKEN)",
+                                      [(b"www-authenticate", b'Bearer realm="ncd-run"')])
+                    return
+                scope["ncd_owner"] = owner
+        await self.app(scope, receive, send)
+
+
+# ---------------------------------------------------------------- the app
+
+
+def _open_store(spec: Any) -> tuple[Store, bool]:
+    """(store, whether the app owns it). ``spec``: a Store, ``{"db": FILE}`` / ``{"runs_dir": DIR}``, or a path
+    (an existing directory is a runs directory, anything else a database file, as RUNTIME §13)."""
+    if isinstance(spec, dict):
+        return open_store(db=spec.get("db"), runs_dir=spec.get("runs_dir"),
+                          busy_timeout_ms=int(spec.get("busy_timeout", 5000))), True
+    if isinstance(spec, (str, Path)):
+        path = Path(spec)
+        return (open_store(runs_dir=path) if path.is_dir() else open_store(db=path)), True
+    if spec is None:
+        return open_store(), True
+    return spec, False
+
+
+def create_app(plans_dir: str | Path, store_spec: Any = None, tokens: dict[str, str] | None = None,
+               max_runs: int = 4, per_run_concurrency: int = 4, max_body_bytes: int = MAX_BODY_BYTES,
+               shutdown_grace_s: float = 30.0) -> FastAPI:
+    """The run server app. ``tokens``: token → owner (``auth.read_token_file``); None or empty: an open server."""
+    auth = Authenticator(tokens)
+    registry = PlanRegistry(plans_dir)
+    plans_root = Path(plans_dir)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        store, owned = _open_store(store_spec)
+        await run_in_threadpool(registry.refresh)
+        manager = RunManager(store, registry, max_runs=max_runs, per_run_concurrency=per_run_concurrency,
+                             shutdown_grace_s=shutdown_grace_s)
+        app.state.manager = manager
+        await run_in_threadpool(manager.start)
+        try:
+            yield
+        finally:
+            finished = await run_in_threadpool(manager.close)
+            if owned and finished:
+                store.close()
+
+    app = FastAPI(title="ncd-run serve", version="1.0.0", lifespan=lifespan,
+                  description="Multi-tenant run server for NormCode plans: start, watch, cancel, resume and fork "
+                              "runs of shared plans. Errors: {\"error\": {\"code\", \"message\"}}.")
+    app.state.registry = registry
+    app.state.auth = auth
+    bearer = [Security(HTTPBearer(auto_error=False, description="TOKEN of the server's --token-file"))] \
+        if auth.enabled else []
+
+    # ------------------------------------------------------------ errors
+
+    @app.exception_handler(ApiError)
+    async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
+        return JSONResponse(exc.body(), status_code=exc.status)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = exc.errors()
+        details = [{"loc": [str(x) for x in e.get("loc", ())], "msg": str(e.get("msg", "")),
+                    "type": str(e.get("type", ""))} for e in errors]
+        bad_json = [e for e in errors if e.get("type") == "json_invalid"]
+        if bad_json:
+            ctx = bad_json[0].get("ctx") or {}
+            return JSONResponse(error_body("malformed_json", f"the request body is not valid JSON: "
+                                                             f"{ctx.get('error', bad_json[0].get('msg'))}"),
+                                status_code=400)
+        ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if ctype and ctype != "application/json" and not ctype.endswith("+json") \
+                and any(d["loc"][:1] == ["body"] for d in details):
+            return JSONResponse(error_body("unsupported_media_type",
+                                           f"the request body must be application/json, not {ctype}"),
+                                status_code=415)
+        if not ctype and any(d["loc"] == ["body"] and d["type"] == "model_attributes_type" for d in details):
+            return JSONResponse(error_body("unsupported_media_type", "send the request body as application/json "
+                                                                     "(Content-Type header missing)"),
+                                status_code=415)
+        message = "; ".join(f"{'.'.join(d['loc'])}: {d['msg']}" for d in details) or "invalid request"
+        return JSONResponse(error_body("invalid_request", message, details), status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = _STATUS_CODES.get(exc.status_code, "error")
+        message = exc.detail if isinstance(exc.detail, str) else code
+        if exc.status_code == 404 and message == "Not Found":
+            message = f"no such endpoint: {request.method} {request.url.path}"
+        if exc.status_code == 400 and message == "There was an error parsing the body":
+            code, message = "malformed_json", "the request body cannot be parsed as JSON (nested too deeply?)"
+        return JSONResponse(error_body(code, message), status_code=exc.status_code,
+                            headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def _internal(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("internal error on %s %s", request.method, request.url.path)
+        return JSONResponse(error_body("internal_error", f"internal error: {type(exc).__name__}"), status_code=500)
+
+    # ------------------------------------------------------------ helpers
+
+    def manager(request: Request) -> RunManager:
+        found = getattr(request.app.state, "manager", None)
+        if found is None:
+            raise ApiError(503, "unavailable", "the server is starting")
+        return found
+
+    def viewer(request: Request) -> str | None:
+        """Whose runs this request sees: its token's owner, or None (everything) on an open server."""
+        return request.scope.get("ncd_owner")
+
+    # ------------------------------------------------------------ pages
+
+    @app.get("/", include_in_schema=False)
+    def index() -> FileResponse:
+        return FileResponse(STATIC / "index.html", media_type="text/html; charset=utf-8")
+
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.get("/healthz", response_model=Health, tags=["server"])
+    def healthz(request: Request) -> dict[str, Any]:
+        m = getattr(request.app.state, "manager", None)
+        running, queued = m.counts() if m is not None else (0, 0)
+        return {"status": "ok" if m is not None and not m.closing else "unavailable",
+                "active_runs": running, "queued_runs": queued}
+
+    # ------------------------------------------------------------ plans
+
+    @app.get("/api/plans", response_model=PlanList, tags=["plans"], dependencies=bearer,
+             responses=_errors(401))
+    def list_plans() -> dict[str, Any]:
+        return {"plans": [plan_summary(e, plans_root) for e in registry.list()]}
+
+    @app.get("/api/plans/{plan_id}", response_model=PlanDetail, tags=["plans"], dependencies=bearer,
+             responses=_errors(401, 404, 422))
+    def get_plan(plan_id: str = PathParam(pattern=ID_PATTERN)) -> dict[str, Any]:
+        entry = registry.get(plan_id)
+        if entry is None:
+            raise ApiError(404, "plan_not_found", f"plan {plan_id!r} not found")
+        return plan_detail(entry, plans_root)
+
+    # ------------------------------------------------------------ runs
+
+    @app.post("/api/runs", status_code=201, response_model=RunSummary, tags=["runs"], dependencies=bearer,
+              responses=_errors(400, 401, 409, 413, 415, 422, 503))
+    def create_run(request: Request, body: Annotated[CreateRun, Body()]) -> JSONResponse:
+        doc = manager(request).create(plan_id=body.plan_id, inputs=body.inputs, run_id=body.run_id,
+                                      model=body.model, owner=viewer(request))
+        return JSONResponse(doc, status_code=201, headers={"Location": f"/api/runs/{doc['run_id']}"})
+
+    @app.get("/api/runs", response_model=RunList, tags=["runs"], dependencies=bearer, responses=_errors(401, 422))
+    def list_runs(request: Request,
+                  status: Literal[RUN_STATUSES] | None = Query(default=None),  # type: ignore[valid-type]
+                  plan_id: str | None = Query(default=None, pattern=ID_PATTERN),
+                  parent_run_id: str | None = Query(default=None, pattern=ID_PATTERN),
+                  limit: int = Query(default=100, ge=1, le=1000),
+                  offset: int = Query(default=0, ge=0, le=10**9)) -> dict[str, Any]:
+        return manager(request).list(viewer(request), status=status, plan_id=plan_id, parent_run_id=parent_run_id,
+                                     limit=limit, offset=offset)
+
+    @app.get("/api/runs/{run_id}", response_model=RunDetail, tags=["runs"], dependencies=bearer,
+             responses=_errors(401, 404, 422))
+    def get_run(request: Request, run_id: str = RunId) -> dict[str, Any]:
+        return manager(request).detail(run_id, viewer(request))
+
+    @app.get("/api/runs/{run_id}/result", response_model=RunResult, tags=["runs"], dependencies=bearer,
+             responses=_errors(401, 404, 409, 422))
+    def get_result(request: Request, run_id: str = RunId) -> dict[str, Any]:
+        return manager(request).result(run_id, viewer(request))
+
+    @app.post("/api/runs/{run_id}/cancel", status_code=202, response_model=RunSummary, tags=["runs"],
+              dependencies=bearer, responses=_errors(401, 404, 409, 413, 422))
+    def cancel_run(request: Request, run_id: str = RunId) -> dict[str, Any]:
+        return manager(request).cancel(run_id, viewer(request))
+
+    @app.post("/api/runs/{run_id}/resume", status_code=202, response_model=RunSummary, tags=["runs"],
+              dependencies=bearer,
+              responses={201: {"model": RunSummary, "description": "the resume forked a new run (RUNTIME §9.1)"},
+                         **_errors(400, 401, 404, 409, 413, 415, 422, 503)})
+    def resume_run(request: Request, body: Annotated[ResumeRun, Body()], run_id: str = RunId) -> JSONResponse:
+        forked, doc = manager(request).resume(run_id, viewer(request), mode=body.mode, cycle=body.cycle,
+                                              plan_id=body.plan_id)
+        return JSONResponse(doc, status_code=201 if forked else 202,
+                            headers={"Location": f"/api/runs/{doc['run_id']}"})
+
+    @app.post("/api/runs/{run_id}/fork", status_code=201, response_model=RunSummary, tags=["runs"],
+              dependencies=bearer, responses=_errors(400, 401, 404, 409, 413, 415, 422, 503))
+    def fork_run(request: Request, body: Annotated[ForkRun | None, Body()] = None,
+                 run_id: str = RunId) -> JSONResponse:
+        body = body or ForkRun()
+        doc = manager(request).fork(run_id, viewer(request), viewer(request), cycle=body.cycle, mode=body.mode,
+                                    new_run_id=body.run_id, plan_id=body.plan_id)
+        return JSONResponse(doc, status_code=201, headers={"Location": f"/api/runs/{doc['run_id']}"})
+
+    @app.get("/api/runs/{run_id}/events", tags=["runs"], dependencies=bearer, response_class=StreamingResponse,
+             responses={200: {"description": "server-sent events: one per result row, then `end`",
+                              "content": {"text/event-stream": {"schema": {"type": "string"}}}},
+                        **_errors(401, 404, 422)})
+    async def run_events(request: Request, run_id: str = RunId,
+                         last_event_id: str | None = Header(default=None)) -> StreamingResponse:
+        m = manager(request)
+        try:
+            after = max(0, int(last_event_id)) if last_event_id else 0
+        except ValueError:
+            after = 0
+        live, stored, end = await run_in_threadpool(m.events_source, run_id, viewer(request))
+        body = stream(live, after) if live is not None else replay(stored, end, after)
+        return StreamingResponse(body, media_type="text/event-stream",
+                                 headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+    # outermost first: tokens are checked before a body is read
+    app.add_middleware(BodyLimit, limit=max_body_bytes)
+    app.add_middleware(BearerAuth, auth=auth)
+    return app
+
+
+def serve(app: FastAPI, host: str = "127.0.0.1", port: int = 8000, *, log_level: str = "info",
+          graceful_timeout_s: int = 10) -> None:
+    """Run ``app`` under uvicorn until SIGINT/SIGTERM. On the signal, active runs are cancelled at once (so event
+    streams end), then uvicorn stops and the lifespan waits for the runs to record ``interrupted``."""
+    import uvicorn
+
+    class _Server(uvicorn.Server):
+        def handle_exit(self, sig: int, frame: Any) -> None:
+            manager = getattr(app.state, "manager", None)
+            if manager is not None:
+                manager.begin_shutdown()
+            super().handle_exit(sig, frame)
+
+    config = uvicorn.Config(app, host=host, port=port, log_level=log_level, lifespan="on",
+                            timeout_graceful_shutdown=graceful_timeout_s)
+    _Server(config).run()

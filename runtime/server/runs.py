@@ -1,0 +1,439 @@
+"""The run manager of the run server: every run its own Orchestrator in a worker thread, one shared store.
+
+* **Isolation.** A run has its own Orchestrator (scheduler, recorder, executors, module cache); runs share only the
+  read-only ``Plan`` and the store (whose SQLite connections are per thread, RUNTIME §8.1). An exception escaping a
+  run is caught in its worker, recorded as that run's ``failed`` outcome (kind ``internal_error``) and never reaches
+  another run. (Bindings run in-process: a binding that kills the process takes the server down; the restart path
+  below then resumes every run.)
+* **Scheduling.** At most ``max_runs`` runs execute at once (a thread pool of that size; later runs wait in its
+  queue, reported ``queued``); inside a run at most ``per_run_concurrency`` inferences (the run's
+  ``max_concurrency``).
+* **Durability.** A run's row (status ``running``, owner, inputs) is written when the request is accepted, before
+  the 201, so a run accepted just before a crash is not lost. On start the manager resumes every run whose
+  stored status is ``running`` — continuity, same id (RUNTIME §9.1) — so after ``kill -9`` and a restart every run
+  that was in progress (or queued) completes. A run that cannot be continued (its plan is gone or changed) is marked
+  ``interrupted`` with a reason; it can then be resumed or forked explicitly. The server must own its store: a CLI
+  run writing to the same store at the same time would be taken for an abandoned one.
+* **Shutdown.** Active runs are cancelled (running cells finish; they end ``interrupted`` and stay resumable).
+
+Nothing is written for a rejected request: every check (plan, inputs, ids, the Orchestrator's own validation) runs
+before the first write.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import logging
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from runtime import history
+from runtime.load import LoadError, Plan, initial_values, missing_ground
+from runtime.orchestrator import Orchestrator
+from runtime.reconcile import latest as latest_rows
+from runtime.reference import Reference, ReferenceModelError
+from runtime.server.errors import ApiError, not_found
+from runtime.server.events import EventLog, row_event
+from runtime.server.plans import PlanRegistry, ground_inputs
+from runtime.store import Store, StoreError, validate_run_id
+from runtime.store.rows import now
+
+log = logging.getLogger("ncd.server.runs")
+
+
+@dataclass
+class ActiveRun:
+    run_id: str
+    orch: Orchestrator
+    plan_id: str | None
+    log: EventLog
+    started: bool = False
+    cancelled: bool = False
+    future: concurrent.futures.Future | None = field(default=None, repr=False)
+
+
+class RunManager:
+    def __init__(self, store: Store, registry: PlanRegistry, *, max_runs: int = 4, per_run_concurrency: int = 4,
+                 shutdown_grace_s: float = 30.0) -> None:
+        if max_runs < 1 or per_run_concurrency < 1:
+            raise ValueError("max_runs and per_run_concurrency must be at least 1")
+        self.store = store
+        self.registry = registry
+        self.max_runs = max_runs
+        self.per_run_concurrency = per_run_concurrency
+        self.shutdown_grace_s = shutdown_grace_s
+        self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=max_runs, thread_name_prefix="ncd-serve-run")
+        self._lock = threading.Lock()
+        self._active: dict[str, ActiveRun] = {}
+        self._claims: set[str] = set()
+        self.closing = False
+
+    # ---------------------------------------------------------------- lifetime
+
+    def start(self) -> list[str]:
+        """Resume every run left ``running`` by a previous server process; returns their ids."""
+        resumed = []
+        for run in self.store.list_runs():
+            if run["status"] != "running":
+                continue
+            try:
+                if self._resume_abandoned(run):
+                    resumed.append(run["run_id"])
+            except Exception as exc:  # one bad run must not keep the server from starting
+                log.exception("cannot resume run %s", run["run_id"])
+                self._mark(run["run_id"], "interrupted", {"reason": "resume_failed",
+                                                          "message": f"{type(exc).__name__}: {exc}"})
+        if resumed:
+            log.info("resumed %d run(s) left in progress: %s", len(resumed), ", ".join(resumed))
+        return resumed
+
+    def _resume_abandoned(self, run: dict[str, Any]) -> bool:
+        run_id = run["run_id"]
+        found = self.registry.for_run((run.get("options") or {}).get("plan_id"), run.get("plan_hash"))
+        if found is None:
+            self._mark(run_id, "interrupted", {"reason": "plan_unavailable",
+                                               "message": f"no registered plan has plan_hash {run.get('plan_hash')}"})
+            return False
+        plan_id, plan = found
+        try:
+            orch = Orchestrator.load_checkpoint(plan, store=self.store, run_id=run_id,
+                                                options={"owner": run.get("owner")})
+        except (LoadError, StoreError) as exc:
+            self._mark(run_id, "interrupted", {"reason": "resume_refused", "message": str(exc)})
+            return False
+        if orch.forked_from is not None:  # the plan or its provisions changed: never fork behind the user's back
+            self._mark(run_id, "interrupted", {"reason": "plan_changed", "message": (
+                "the plan or its provision files changed since the run started; resume or fork it explicitly")})
+            return False
+        self._submit(orch, plan_id, self._stored_events(run_id))
+        return True
+
+    def begin_shutdown(self) -> list[ActiveRun]:
+        """Accept no new work and cancel every active run (returns at once; safe from a signal handler)."""
+        with self._lock:
+            first, self.closing = not self.closing, True
+            actives = list(self._active.values())
+        if first and actives:
+            log.warning("shutting down: cancelling %d active run(s); they end interrupted and can be resumed",
+                        len(actives))
+        for active in actives:
+            active.cancelled = True
+            active.orch.cancel()
+        return actives
+
+    def close(self) -> bool:
+        """Cancel every active run and wait (up to the grace period) for them to record ``interrupted``. True when
+        every worker finished (the store may then be closed)."""
+        actives = self.begin_shutdown()
+        futures = [a.future for a in actives if a.future is not None]
+        _, pending = concurrent.futures.wait(futures, timeout=self.shutdown_grace_s)
+        self._pool.shutdown(wait=False)
+        return not pending
+
+    def _mark(self, run_id: str, status: str, reason: dict[str, Any]) -> None:
+        try:
+            run = self.store.get_run(run_id)
+            if run is None or run["status"] != "running":
+                return
+            outcome = dict(run.get("outcome") or {})
+            outcome["reasons"] = [*(outcome.get("reasons") or []), reason]
+            self.store.update_run(run_id, status=status, finished_at=now(), outcome=outcome)
+        except Exception:
+            log.exception("cannot record %s for run %s", status, run_id)
+
+    # ---------------------------------------------------------------- workers
+
+    def _submit(self, orch: Orchestrator, plan_id: str | None, initial: list[dict[str, Any]]) -> ActiveRun:
+        active = ActiveRun(orch.run_id, orch, plan_id, EventLog(orch.run_id, initial))
+        run_id = orch.run_id
+        orch.on_result = lambda row: active.log.append(row_event(run_id, row))
+        with self._lock:
+            self._active[run_id] = active
+        active.future = self._pool.submit(self._work, active)
+        return active
+
+    def _work(self, active: ActiveRun) -> None:
+        active.started = True
+        run_id = active.run_id
+        try:
+            active.orch.run()
+        except BaseException as exc:  # isolation: whatever escapes a run ends that run only
+            log.exception("run %s failed with an internal error", run_id)
+            self._mark(run_id, "failed", {"kind": "internal_error", "message": f"{type(exc).__name__}: {exc}"})
+        finally:
+            try:
+                run = self.store.get_run(run_id) or {}
+            except Exception:  # noqa: BLE001 - the end event is still sent
+                run = {}
+            active.log.close({"run_id": run_id, "status": run.get("status"), "outcome": run.get("outcome")})
+            with self._lock:
+                if self._active.get(run_id) is active:
+                    del self._active[run_id]
+
+    def _prepare(self, orch: Orchestrator, plan_id: str | None) -> None:
+        """Write the run row and inputs now (the request's answer promises a stored run) and let ``run()`` continue
+        it in place. The row is exactly the one ``run()`` would write, plus ``options.plan_id``."""
+        row = orch._run_row()
+        if plan_id is not None:
+            row["options"]["plan_id"] = plan_id
+        with self.store.transaction():
+            if self.store.get_run(orch.run_id) is not None:
+                raise ApiError(409, "run_exists", f"run {orch.run_id!r} already exists")
+            self.store.create_run(row)
+            self.store.put_inputs(orch.run_id, orch.inputs)
+        orch.continues = True
+
+    def _claim(self, run_id: str) -> None:
+        with self._lock:
+            if run_id in self._active or run_id in self._claims:
+                raise ApiError(409, "run_active", f"run {run_id!r} is running; cancel it first")
+            self._claims.add(run_id)
+
+    def _release(self, run_id: str) -> None:
+        with self._lock:
+            self._claims.discard(run_id)
+
+    def _stored_events(self, run_id: str) -> list[dict[str, Any]]:
+        return [row_event(run_id, r) for r in self.store.results(run_id)]
+
+    # ---------------------------------------------------------------- reads
+
+    def visible(self, run_id: str, viewer: str | None) -> dict[str, Any]:
+        """The stored run, or 404 when it does not exist or belongs to another owner (``viewer`` None: open server)."""
+        try:
+            validate_run_id(run_id)
+        except StoreError as exc:
+            raise ApiError(422, "invalid_run_id", str(exc)) from None
+        try:
+            run = self.store.get_run(run_id)
+        except StoreError:
+            run = None
+        if run is None or (viewer is not None and run.get("owner") != viewer):
+            raise not_found("run", run_id)
+        return run
+
+    def counts(self) -> tuple[int, int]:
+        """(runs executing, runs waiting for a worker)."""
+        with self._lock:
+            actives = list(self._active.values())
+        started = sum(1 for a in actives if a.started)
+        return started, len(actives) - started
+
+    def active(self, run_id: str) -> ActiveRun | None:
+        with self._lock:
+            return self._active.get(run_id)
+
+    def summary(self, run: dict[str, Any]) -> dict[str, Any]:
+        active = self.active(run["run_id"])
+        options = run.get("options") or {}
+        outcome = run.get("outcome") or {}
+        return {"run_id": run["run_id"], "plan_id": options.get("plan_id") or self.registry.plan_id_of(
+                    run.get("plan_hash")),
+                "plan_hash": run.get("plan_hash"), "status": run["status"], "active": active is not None,
+                "queued": bool(active is not None and not active.started), "owner": run.get("owner"),
+                "parent_run_id": run.get("parent_run_id"), "parent_seq": run.get("parent_seq"),
+                "created_at": run.get("created_at"), "finished_at": run.get("finished_at"),
+                "resume_mode": run.get("resume_mode"), "model": (run.get("env") or {}).get("llm_model"),
+                "executed": outcome.get("executed"), "cycles": outcome.get("cycles")}
+
+    def list(self, viewer: str | None, *, status: str | None = None, plan_id: str | None = None,
+             parent_run_id: str | None = None, limit: int = 100, offset: int = 0) -> dict[str, Any]:
+        runs = [r for r in self.store.list_runs() if viewer is None or r.get("owner") == viewer]
+        out = []
+        for run in reversed(runs):  # newest first
+            if status is not None and run["status"] != status:
+                continue
+            if parent_run_id is not None and run.get("parent_run_id") != parent_run_id:
+                continue
+            doc = self.summary(run)
+            if plan_id is not None and doc["plan_id"] != plan_id:
+                continue
+            out.append(doc)
+        return {"runs": out[offset:offset + limit], "total": len(out), "limit": limit, "offset": offset}
+
+    def detail(self, run_id: str, viewer: str | None) -> dict[str, Any]:
+        run = self.visible(run_id, viewer)
+        doc = self.summary(run)
+        status = history.run_status(self.store, run_id)
+        usage = history.usage(self.store, run_id)
+        doc.update({"outcome": run.get("outcome"), "counts": status["counts"], "executions": status["executions"],
+                    "steps": status["steps"], "usage": {"total": usage["total"], "by_model": usage["by_model"]}})
+        return doc
+
+    def result(self, run_id: str, viewer: str | None) -> dict[str, Any]:
+        run = self.visible(run_id, viewer)
+        if run["status"] == "running":
+            raise ApiError(409, "run_not_finished", f"run {run_id!r} is still running")
+        outcome = run.get("outcome") or {}
+        return {"run_id": run_id, "outcome": run["status"], "final": self._final(run),
+                "cycles": outcome.get("cycles"), "executed": outcome.get("executed"),
+                "reasons": outcome.get("reasons") or []}
+
+    def _final(self, run: dict[str, Any]) -> dict[str, Any]:
+        """The ``final`` object of ``ncd-run run --json`` rebuilt from the stored state (RUNTIME §1)."""
+        found = self.registry.for_run((run.get("options") or {}).get("plan_id"), run.get("plan_hash"))
+        plan: Plan | None = found[1] if found else None
+        finals = set(plan.schedule["final_concepts"]) if plan else set()
+        producers = {inf["id"]: inf["concept_to_infer"] for inf in plan.inferences.values()} if plan else {}
+        top = [r for (iid, path), r in latest_rows(self.store.state_rows(run["run_id"])).items()
+               if path == "" and r["kind"] == "item"]
+        top.sort(key=lambda r: r["seq"])
+        out: dict[str, Any] = {}
+        for row in top:
+            name = row.get("concept_name") or (producers.get(row["inference_id"]) if row["status"] == "skipped"
+                                               else None)
+            if name is None or (name not in finals if plan else "." in row["flow_index"]):
+                continue  # without the plan: the root inference's concept
+            try:
+                ref = Reference.decode(row["value"]) if row.get("value") is not None else Reference.skip()
+                enc = ref.unwrap().encode()
+            except ReferenceModelError:
+                continue
+            out[name] = {"axes": enc["axes"], "data": enc["data"]}
+        return out
+
+    def events_source(self, run_id: str, viewer: str | None) -> tuple[EventLog | None, list[dict[str, Any]],
+                                                                      dict[str, Any]]:
+        """(the live log of an active run, or None with the stored events and the end record)."""
+        run = self.visible(run_id, viewer)
+        active = self.active(run_id)
+        if active is not None:
+            return active.log, [], {}
+        return None, self._stored_events(run_id), {"run_id": run_id, "status": run["status"],
+                                                   "outcome": run.get("outcome")}
+
+    # ---------------------------------------------------------------- writes
+
+    def _check_open(self) -> None:
+        if self.closing:
+            raise ApiError(503, "shutting_down", "the server is shutting down")
+
+    def _plan(self, plan_id: str) -> Plan:
+        entry = self.registry.get(plan_id)
+        if entry is None:
+            raise ApiError(422, "unknown_plan", f"plan {plan_id!r} is not registered (see GET /api/plans)")
+        if entry.plan is None:
+            raise ApiError(422, "plan_invalid", f"plan {plan_id!r} cannot be used: {entry.error}")
+        return entry.plan
+
+    def _run_plan(self, run: dict[str, Any], plan_id: str | None) -> tuple[str | None, Plan]:
+        if plan_id is not None:
+            return plan_id, self._plan(plan_id)
+        found = self.registry.for_run((run.get("options") or {}).get("plan_id"), run.get("plan_hash"))
+        if found is None:
+            raise ApiError(409, "plan_unavailable", f"the plan of run {run['run_id']!r} ({run.get('plan_hash')}) is "
+                                                    f"no longer registered; name one with plan_id")
+        return found
+
+    @staticmethod
+    def check_inputs(plan_id: str, plan: Plan, inputs: dict[str, Any]) -> None:
+        """Inputs name ground concepts (or external inputs) of the plan and give every required one; 422 else."""
+        accepted = {g["name"]: g for g in ground_inputs(plan)}
+        for name in inputs:
+            if name.startswith("_"):
+                continue  # comments, as in an inputs file (RUNTIME §3.3)
+            if name not in accepted:
+                what = "is produced by the plan, not ground data" if name in plan.concepts else \
+                    "is not a concept of the plan"
+                raise ApiError(422, "unknown_input", f"inputs: {name!r} {what} (plan {plan_id!r} accepts: "
+                                                     f"{', '.join(sorted(accepted)) or 'nothing'})")
+        try:
+            ground, _ = initial_values(plan, {k: v for k, v in inputs.items() if not k.startswith("_")})
+        except LoadError as exc:
+            raise ApiError(422, "invalid_input", str(exc)) from None
+        missing = missing_ground(plan, ground)
+        if missing:
+            raise ApiError(422, "missing_input", f"inputs: plan {plan_id!r} needs data for "
+                                                 f"{', '.join(repr(m) for m in missing)}")
+
+    def create(self, *, plan_id: str, inputs: dict[str, Any], run_id: str | None, model: str | None,
+               owner: str | None) -> dict[str, Any]:
+        self._check_open()
+        plan = self._plan(plan_id)
+        self.check_inputs(plan_id, plan, inputs)
+        if run_id is not None and self.store.get_run(run_id) is not None:
+            raise ApiError(409, "run_exists", f"run {run_id!r} already exists")
+        options: dict[str, Any] = {"owner": owner, "max_concurrency": self.per_run_concurrency}
+        if model:
+            options["llm_model"] = model
+        try:
+            orch = Orchestrator(plan, inputs=inputs, store=self.store, run_id=run_id, options=options)
+        except LoadError as exc:
+            raise ApiError(422, "invalid_run", str(exc)) from None
+        self._claim(orch.run_id)
+        try:
+            try:
+                self._prepare(orch, plan_id)
+            except StoreError as exc:
+                if self.store.get_run(orch.run_id) is not None:
+                    raise ApiError(409, "run_exists", f"run {orch.run_id!r} already exists") from None
+                raise ApiError(500, "storage_error", str(exc)) from None
+            self._submit(orch, plan_id, [])
+        finally:
+            self._release(orch.run_id)
+        return self.summary(self.store.get_run(orch.run_id) or {"run_id": orch.run_id, "status": "running"})
+
+    def cancel(self, run_id: str, viewer: str | None) -> dict[str, Any]:
+        run = self.visible(run_id, viewer)
+        active = self.active(run_id)
+        if active is None:
+            raise ApiError(409, "run_not_active", f"run {run_id!r} is not running (status {run['status']})")
+        active.cancelled = True
+        active.orch.cancel()
+        doc = self.summary(run)
+        doc["cancelling"] = True
+        return doc
+
+    def resume(self, run_id: str, viewer: str | None, *, mode: str, cycle: int | None,
+               plan_id: str | None) -> tuple[bool, dict[str, Any]]:
+        """(forked, summary): continuity under the same id, or — another checkpoint or a changed plan — a fork
+        (RUNTIME §9.1)."""
+        self._check_open()
+        run = self.visible(run_id, viewer)
+        self._claim(run_id)
+        try:
+            pid, plan = self._run_plan(run, plan_id)
+            try:
+                orch = Orchestrator.load_checkpoint(plan, store=self.store, run_id=run_id, cycle=cycle, mode=mode,
+                                                    options={"owner": run.get("owner")})
+            except LoadError as exc:
+                raise ApiError(422, "resume_refused", str(exc)) from None
+            if orch.forked_from is not None:
+                try:
+                    self._prepare(orch, pid)
+                except StoreError as exc:
+                    raise ApiError(500, "storage_error", str(exc)) from None
+                self._submit(orch, pid, [])
+                return True, self.summary(self.store.get_run(orch.run_id) or {})
+            self.store.update_run(run_id, status="running")  # visible as running from the answer on
+            self._submit(orch, pid, self._stored_events(run_id))
+        finally:
+            self._release(run_id)
+        return False, self.summary(self.store.get_run(run_id) or run)
+
+    def fork(self, run_id: str, viewer: str | None, owner: str | None, *, cycle: int | None, mode: str,
+             new_run_id: str | None, plan_id: str | None) -> dict[str, Any]:
+        self._check_open()
+        run = self.visible(run_id, viewer)
+        pid, plan = self._run_plan(run, plan_id)
+        if new_run_id is not None and self.store.get_run(new_run_id) is not None:
+            raise ApiError(409, "run_exists", f"run {new_run_id!r} already exists")
+        try:
+            orch = Orchestrator.load_checkpoint(plan, store=self.store, run_id=run_id, cycle=cycle, mode=mode,
+                                                new_run_id=new_run_id, fork=True, options={"owner": owner})
+        except LoadError as exc:
+            raise ApiError(422, "fork_refused", str(exc)) from None
+        self._claim(orch.run_id)
+        try:
+            try:
+                self._prepare(orch, pid)
+            except StoreError as exc:
+                if self.store.get_run(orch.run_id) is not None:
+                    raise ApiError(409, "run_exists", f"run {orch.run_id!r} already exists") from None
+                raise ApiError(500, "storage_error", str(exc)) from None
+            self._submit(orch, pid, [])
+        finally:
+            self._release(orch.run_id)
+        return self.summary(self.store.get_run(orch.run_id) or {})
+
