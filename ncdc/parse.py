@@ -226,7 +226,7 @@ class PayloadParser:
             elif op_token.value == "$%" and op.value == "%>":
                 items = (self.face_value(argument[1:-1].strip(), a_start + 1),)
             else:
-                items = self._items(argument[1:-1], a_start + 1, form)
+                items = self._items(argument[1:-1], a_start + 1, form, directives=op.value == "%^")
             modifiers.append(
                 Modifier(
                     op.value,
@@ -311,7 +311,9 @@ class PayloadParser:
 
     # ------------------------------------------------------------------ modifier items
 
-    def _items(self, inner: str, offset: int, form: ArgForm) -> tuple[Item, ...]:
+    def _items(self, inner: str, offset: int, form: ArgForm, directives: bool = False) -> tuple[Item, ...]:
+        """``directives``: a ``%^`` argument, where ``<$...>`` parts (protections, selectors) are angle forms in
+        parentheses or a list as well as bare (``%^(<$!={x}>)``, ``%^[<$*0>]``), not proposition references."""
         if form is ArgForm.SINGLE:
             parts = [(inner, 0)]
         else:
@@ -322,6 +324,9 @@ class PayloadParser:
             if not stripped and form is ArgForm.LIST and len(parts) == 1:
                 continue  # `%>[]`: an empty list
             lead = len(part) - len(part.lstrip())
+            if directives and stripped.startswith("<$") and stripped.endswith(">"):
+                items.extend(self._angle_items(stripped, offset + at + lead))
+                continue
             items.append(self.item(stripped, offset + at + lead))
         return tuple(items)
 

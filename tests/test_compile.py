@@ -944,3 +944,30 @@ def test_axis_name_modifiers_are_read_as_names() -> None:
         "x.ncd",
     )
     assert grouped.inferences[0]["working_interpretation"]["syntax"]["by_axes"] == [["x"], ["x"]]
+
+
+GROUPING_WITH_PROTECTION = """\
+:<:[pairs]
+    <= &[{}] %>[[a], [b]] PROTECTION
+    <- [a]
+        | %{ref_axes}: [x]
+        | %{is_ground}: true
+    <- [b]
+        | %{ref_axes}: [x]
+        | %{is_ground}: true
+"""
+
+
+@pytest.mark.parametrize(("protection", "axes"), [
+    ("%^<$!={x}>", ["x"]),
+    ("%^(<$!={x}>)", ["x"]),
+    ("%^[<$!={x}>]", ["x"]),
+    ("%^[<$!{x}>, <$!={y}>]", ["x", "y"]),
+    ("%^<$!={x}><$!={y}>", ["x", "y"]),
+])
+def test_grouping_protection_in_every_argument_form(protection: str, axes: list[str]) -> None:
+    """LANGUAGE §4: `%^` of a grouping names protected axes whether written bare, in parentheses or as a list."""
+    result = compile_plan(GROUPING_WITH_PROTECTION.replace("PROTECTION", protection), "group.ncd")
+    assert result.ok, [(d.code, d.message) for d in result.check.all_diagnostics]
+    grouping = [e for e in result.inferences if "syntax" in e["working_interpretation"]]
+    assert [e["working_interpretation"]["syntax"]["protect_axes"] for e in grouping] == [axes]
