@@ -280,6 +280,22 @@ class Orchestrator:
                 "reconcile": {"mode": rec.mode, "invalidated": sorted(rec.invalidated)} if rec and self.parent
                 else None}
 
+    def register(self, **extra_options: Any) -> None:
+        """Store the run now — its row (status ``running``; ``extra_options`` added to its stored options, e.g. the
+        server's plan id) and its inputs — in one transaction, before any step; ``run()``/``step()`` then continue
+        it in place. For a caller that must promise a stored run before it starts executing (the run server answers
+        201 only for a run that survives a crash). Raises LoadError when the run id exists already."""
+        if self._scheduler is not None or self.continues:
+            raise LoadError(f"run {self.run_id!r} is already stored")
+        row = self._run_row()
+        row["options"].update(extra_options)
+        with self.store.transaction():
+            if self.store.get_run(self.run_id) is not None:
+                raise LoadError(f"run {self.run_id!r} already exists")
+            self.store.create_run(row)
+            self.store.put_inputs(self.run_id, self.inputs)
+        self.continues = True
+
     def _ensure_started(self) -> Scheduler:
         if self._scheduler is not None:
             return self._scheduler

@@ -172,17 +172,12 @@ class RunManager:
                     del self._active[run_id]
 
     def _prepare(self, orch: Orchestrator, plan_id: str | None) -> None:
-        """Write the run row and inputs now (the request's answer promises a stored run) and let ``run()`` continue
-        it in place. The row is exactly the one ``run()`` would write, plus ``options.plan_id``."""
-        row = orch._run_row()
-        if plan_id is not None:
-            row["options"]["plan_id"] = plan_id
-        with self.store.transaction():
-            if self.store.get_run(orch.run_id) is not None:
-                raise ApiError(409, "run_exists", f"run {orch.run_id!r} already exists")
-            self.store.create_run(row)
-            self.store.put_inputs(orch.run_id, orch.inputs)
-        orch.continues = True
+        """Store the run now (the request's answer promises a stored run); ``run()`` continues it in place. The row
+        is exactly the one ``run()`` would write, plus ``options.plan_id``."""
+        try:
+            orch.register(**({"plan_id": plan_id} if plan_id is not None else {}))
+        except LoadError:
+            raise ApiError(409, "run_exists", f"run {orch.run_id!r} already exists") from None
 
     def _claim(self, run_id: str) -> None:
         with self._lock:
