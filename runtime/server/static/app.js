@@ -2,10 +2,17 @@
 // (GET /api/plans/{id}) with per-step statuses (GET /api/runs/{id}) kept live by the run's event stream
 // (GET /api/runs/{id}/events, text/event-stream). The stream is read with fetch() so that the bearer token
 // travels in the Authorization header, never in a URL. Every text from the server is set with textContent.
+// Events report finished steps; which steps are running now comes from the run itself, asked for again shortly
+// after each event and every few seconds while the run is followed.
+//
+// Stable hooks: #runs tbody tr[data-run-id][data-status]; #run-status[data-status]; graph nodes
+// #graph g.node[data-flow-index][data-status]; #event-log li (newest first).
 "use strict";
 
 const SVG = "http://www.w3.org/2000/svg";
-const state = { token: sessionStorage.getItem("ncd-token") || "", runId: null, stream: null, nodes: new Map() };
+const POLL_MS = 2000, RETRY_MS = 2000;
+const state = { token: sessionStorage.getItem("ncd-token") || "", runId: null, stream: null, nodes: new Map(),
+                seq: 0, refreshTimer: null };
 
 function headers() {
   return state.token ? { Authorization: "Bearer " + state.token } : {};
@@ -45,11 +52,12 @@ async function loadRuns() {
   body.replaceChildren();
   for (const run of doc.runs) {
     const tr = document.createElement("tr");
+    const st = run.queued ? "queued" : run.status;
     tr.dataset.runId = run.run_id;
+    tr.dataset.status = st;
     if (run.run_id === state.runId) tr.classList.add("selected");
     cell(tr, run.run_id);
     cell(tr, run.plan_id || "?");
-    const st = run.queued ? "queued" : run.status;
     const span = document.createElement("span");
     span.className = "st " + st;
     span.textContent = st;
@@ -102,7 +110,9 @@ function drawGraph(plan) {
   }
   for (const n of infs) {
     const p = pos.get(n.id);
-    const g = svgEl("g", { transform: `translate(${p.x},${p.y})` }, svg);
+    const g = svgEl("g", { class: "node", transform: `translate(${p.x},${p.y})` }, svg);
+    g.dataset.flowIndex = n.flow_index;
+    g.dataset.status = "pending";
     const rect = svgEl("rect", { width: W, height: H, class: "pending" }, g);
     const title = svgEl("title", {}, g);
     title.textContent = `${n.flow_index} ${n.sequence}\n${n.label}\n${n.function || ""}`;
@@ -110,16 +120,27 @@ function drawGraph(plan) {
     t1.textContent = `${n.flow_index} ${n.sequence}`;
     const t2 = svgEl("text", { x: 6, y: 32 }, g);
     t2.textContent = (n.label || "").slice(0, 30);
-    state.nodes.set(n.flow_index, { rect, title, base: title.textContent, count: 0 });
+    state.nodes.set(n.flow_index, { g, rect, title, base: title.textContent, count: 0, seq: 0 });
   }
 }
 
 function setStatus(flowIndex, status, iteration) {
   const node = state.nodes.get(flowIndex);
-  if (!node) return;
+  if (!node) return null;
   node.rect.setAttribute("class", status);
+  node.g.dataset.status = status;
   if (iteration) node.count += 1;
   node.title.textContent = node.base + `\nstatus: ${status}` + (node.count ? ` (${node.count} iterations)` : "");
+  return node;
+}
+
+// The run's own view of its steps (it knows which are running). ``issued``: how many events had arrived when it
+// was asked for; a node an event changed since then keeps the event's status, which is at least as new.
+function applySteps(run, issued) {
+  for (const step of run.steps || []) {
+    const node = state.nodes.get(step.flow_index);
+    if (node && node.seq <= issued) setStatus(step.flow_index, step.status, "");
+  }
 }
 
 function logEvent(text) {
@@ -131,26 +152,72 @@ function logEvent(text) {
 }
 
 function summarize(run) {
+  const st = run.queued ? "queued" : run.status;
+  const badge = document.getElementById("run-status");
+  badge.className = "st " + st;
+  badge.dataset.status = st;
+  badge.textContent = st;
   const counts = Object.entries(run.counts || {}).map(([k, v]) => `${v} ${k}`).join(", ");
   document.getElementById("run-summary").textContent =
-    `plan ${run.plan_id || "?"} · ${run.queued ? "queued" : run.status} · ${counts || "no steps yet"}` +
+    `plan ${run.plan_id || "?"} · ${counts || "no steps yet"}` +
     (run.parent_run_id ? ` · fork of ${run.parent_run_id}@${run.parent_seq}` : "");
 }
 
-// Server-sent events over fetch: "id:", "event:" and "data:" lines, events separated by a blank line.
+function scheduleRefresh(runId, delay) {
+  clearTimeout(state.refreshTimer);
+  state.refreshTimer = setTimeout(() => refreshRun(runId), delay);
+}
+
+async function refreshRun(runId) {
+  const issued = state.seq;
+  let run;
+  try {
+    run = await api(`/api/runs/${encodeURIComponent(runId)}`);
+  } catch (err) {
+    if (runId === state.runId) say(err.message);
+    return null;
+  }
+  if (runId !== state.runId) return null;
+  summarize(run);
+  applySteps(run, issued);
+  return run;
+}
+
+// Server-sent events over fetch: "id:", "event:" and "data:" lines, events separated by a blank line. A stream
+// that breaks before its end event is opened again with Last-Event-ID, so it goes on after the last event seen.
 async function follow(runId) {
   if (state.stream) state.stream.abort();
   const ctrl = new AbortController();
   state.stream = ctrl;
   const url = `/api/runs/${encodeURIComponent(runId)}/events`;
   document.getElementById("events-url").textContent = url;
+  const poll = setInterval(() => refreshRun(runId), POLL_MS);
+  let lastId = "";
+  try {
+    while (!ctrl.signal.aborted) {
+      const extra = lastId ? { "Last-Event-ID": lastId } : {};
+      if (await readStream(runId, url, ctrl, extra, (id) => { lastId = id; })) return;
+      if (ctrl.signal.aborted) return;
+      await new Promise((resolve) => setTimeout(resolve, RETRY_MS));
+    }
+  } finally {
+    clearInterval(poll);
+  }
+}
+
+// One connection; true when the stream is over for good (its end event, or an answer that is not a stream).
+async function readStream(runId, url, ctrl, extra, seen) {
   let resp;
   try {
-    resp = await fetch(url, { headers: { ...headers(), Accept: "text/event-stream" }, signal: ctrl.signal });
+    resp = await fetch(url, { headers: { ...headers(), ...extra, Accept: "text/event-stream" }, signal: ctrl.signal });
   } catch (err) {
-    return;
+    return false;
   }
-  if (!resp.ok || !resp.body) return;
+  if (!resp.ok || !resp.body) {
+    const body = await resp.json().catch(() => ({}));
+    if (runId === state.runId) say((body.error && body.error.message) || `events: ${resp.status} ${resp.statusText}`);
+    return true;
+  }
   const reader = resp.body.getReader();
   const decoder = new TextDecoder();
   let buf = "";
@@ -159,64 +226,72 @@ async function follow(runId) {
     try {
       chunk = await reader.read();
     } catch (err) {
-      return;
+      return false;
     }
-    if (chunk.done) return;
-    buf += decoder.decode(chunk.value, { stream: true });
+    if (chunk.done) return false;
+    buf += decoder.decode(chunk.value, { stream: true }).replace(/\r\n?/g, "\n");
     let cut;
     while ((cut = buf.indexOf("\n\n")) >= 0) {
       const block = buf.slice(0, cut);
       buf = buf.slice(cut + 2);
-      let type = "message", data = "";
+      let type = "message", data = "", id = null;
       for (const line of block.split("\n")) {
         if (line.startsWith("event:")) type = line.slice(6).trim();
         else if (line.startsWith("data:")) data += line.slice(5).trim();
+        else if (line.startsWith("id:")) id = line.slice(3).trim();
       }
       if (!data || runId !== state.runId) continue;
-      const ev = JSON.parse(data);
+      let ev;
+      try {
+        ev = JSON.parse(data);
+      } catch (err) {
+        continue;
+      }
+      if (id !== null) seen(id);
       if (type === "end") {
         logEvent(`end: ${ev.status}`);
+        clearTimeout(state.refreshTimer);
         refreshRun(runId);
         loadRuns();
-      } else if (ev.kind === "item") {
-        setStatus(ev.flow_index, ev.status, ev.iteration);
+        return true;
+      }
+      if (ev.kind === "item") {
+        state.seq += 1;
+        const node = setStatus(ev.flow_index, ev.status, ev.iteration);
+        if (node) node.seq = state.seq;
         logEvent(`#${ev.n} ${ev.flow_index}${ev.iteration ? " [" + ev.iteration + "]" : ""} ${ev.status} ` +
                  (ev.concept || ""));
+        scheduleRefresh(runId, 150);  // the steps starting now show as running
       }
     }
-  }
-}
-
-async function refreshRun(runId) {
-  try {
-    const run = await api(`/api/runs/${encodeURIComponent(runId)}`);
-    if (runId === state.runId) summarize(run);
-    return run;
-  } catch (err) {
-    say(err.message);
-    return null;
   }
 }
 
 async function showRun(runId) {
   state.runId = runId;
+  if (state.stream) state.stream.abort();
+  clearTimeout(state.refreshTimer);
   for (const tr of document.querySelectorAll("#runs tbody tr")) {
     tr.classList.toggle("selected", tr.dataset.runId === runId);
   }
   document.getElementById("run-panel").hidden = false;
   document.getElementById("run-title").textContent = runId;
   document.getElementById("event-log").replaceChildren();
+  document.getElementById("graph").replaceChildren();
+  state.nodes = new Map();
   const run = await refreshRun(runId);
   if (!run) return;
-  document.getElementById("graph").replaceChildren();
+  let plan = null;
   if (run.plan_id) {
     try {
-      drawGraph(await api(`/api/plans/${encodeURIComponent(run.plan_id)}`));
+      plan = await api(`/api/plans/${encodeURIComponent(run.plan_id)}`);
     } catch (err) {
       say(err.message);
     }
   }
-  for (const step of run.steps || []) setStatus(step.flow_index, step.status, "");
+  if (runId !== state.runId) return;  // another run was chosen meanwhile
+  if (plan) drawGraph(plan);
+  applySteps(run, state.seq);
   follow(runId);
 }
 
