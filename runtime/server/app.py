@@ -35,8 +35,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 from fastapi.security import HTTPBearer
 from fastapi.staticfiles import StaticFiles
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from runtime.server.auth import Authenticator
 from runtime.server.errors import ApiError, error_body
@@ -63,14 +64,28 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class _WithCycle(_Strict):
+    @field_validator("cycle", mode="before", check_fields=False)
+    @classmethod
+    def _integral(cls, value: Any) -> Any:
+        """JSON Schema's ``integer`` (the document's type of ``cycle``) is any number without a fractional part, so
+        ``3.0`` is valid; pydantic's strict int (which keeps out ``"3"`` and ``true``) would refuse it."""
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        return value
+
+
 class CreateRun(_Strict):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"plan_id": "base_x_addition", "inputs": {"{number a}": "ffff", "{number b}": "1", "{base}": 16}}]})
     plan_id: str = Field(pattern=ID_PATTERN, description="a plan id of GET /api/plans")
     inputs: dict[str, Any] = Field(description="ground data by concept name (RUNTIME §3.3); `_` keys are comments")
     run_id: str | None = Field(default=None, pattern=ID_PATTERN, description="the new run's id (default: fresh)")
     model: str | None = Field(default=None, min_length=1, max_length=256, description="LLM model of the run")
 
 
-class ResumeRun(_Strict):
+class ResumeRun(_WithCycle):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"mode": "patch"}]})
     mode: Literal["patch", "overwrite", "fill-gaps"] = Field(description="reconciliation mode (RUNTIME §9.3-§9.5)")
     cycle: int | None = Field(default=None, ge=0, le=2**31, strict=True,
                               description="resume from this cycle's checkpoint (another checkpoint than the "
@@ -79,7 +94,8 @@ class ResumeRun(_Strict):
                                 description="resume against this plan (default: the run's own plan)")
 
 
-class ForkRun(_Strict):
+class ForkRun(_WithCycle):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"cycle": 1, "mode": "patch"}]})
     cycle: int | None = Field(default=None, ge=0, le=2**31, strict=True,
                               description="fork from this cycle's checkpoint (default: the latest)")
     mode: Literal["patch", "overwrite", "fill-gaps"] = "patch"
@@ -167,8 +183,58 @@ class Health(BaseModel):
     queued_runs: int
 
 
+class StepEvent(BaseModel):
+    """The ``data`` of a progress event (``runtime.server.events.row_event``): one result row's state, no values."""
+    model_config = ConfigDict(extra="allow")
+    n: int = Field(ge=1, description="the run's own result rows numbered from 1; also the SSE id")
+    run_id: str
+    kind: str | None
+    flow_index: str | None
+    inference_id: str | None
+    iteration: str
+    status: str | None
+    concept: str | None
+    cycle: int | None
+    errors: list[Any]
+    position: Any = Field(default=None, description="loop iterations: the iteration's position")
+
+
+class EndEvent(BaseModel):
+    """The ``data`` of the final ``end`` event: the run's stored status and outcome once it has ended."""
+    run_id: str
+    status: str | None
+    outcome: dict[str, Any] | None
+
+
+def _sse_event_schema() -> dict[str, Any]:
+    """The schema of one server-sent event as OpenAPI 3.1 tools read ``schema`` of ``text/event-stream`` (one event,
+    parsed into its fields ``event`` (default ``message``), ``data``, ``id``, ``retry``); ``data`` is JSON."""
+    def data(model: type[BaseModel]) -> dict[str, Any]:
+        return {"type": "string", "contentMediaType": "application/json", "contentSchema": model.model_json_schema()}
+
+    return {"oneOf": [
+        {"type": "object", "title": "progress event", "required": ["event", "data", "id"],
+         "properties": {"event": {"const": "message"}, "id": {"type": "string", "pattern": "^[1-9][0-9]*$"},
+                        "data": data(StepEvent)}},
+        {"type": "object", "title": "end event", "required": ["event", "data"],
+         "properties": {"event": {"const": "end"}, "data": data(EndEvent)}},
+    ]}
+
+
 def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
-    return {code: {"model": ErrorBody, "description": _STATUS_CODES.get(code, "error")} for code in codes}
+    out: dict[int | str, dict[str, Any]] = {
+        code: {"model": ErrorBody, "description": _STATUS_CODES.get(code, "error")} for code in codes}
+    if 401 in out:
+        out[401]["headers"] = {"WWW-Authenticate": {"description": "`Bearer realm=\"ncd-run\"`",
+                                                    "schema": {"type": "string"}}}
+    return out
+
+
+def _created(description: str) -> dict[str, Any]:
+    """A 201/202 answer naming the run in ``Location``."""
+    return {"description": description,
+            "headers": {"Location": {"description": "the run: `/api/runs/{run_id}`", "required": True,
+                                     "schema": {"type": "string", "pattern": "^/api/runs/[^/]+$"}}}}
 
 
 RunId = PathParam(pattern=ID_PATTERN, description="a run id (letters, digits, '-', '_', '.')")
@@ -261,6 +327,17 @@ class BearerAuth:
 # ---------------------------------------------------------------- the app
 
 
+def _allowed_methods(app: Any, scope: dict) -> list[str]:
+    """Every method of the routes whose path matches ``scope`` (a route matching the path but not the method is a
+    partial match)."""
+    methods: set[str] = set()
+    for route in app.router.routes:
+        route_methods = getattr(route, "methods", None)
+        if route_methods and route.matches(scope)[0] != Match.NONE:
+            methods |= set(route_methods)
+    return sorted(methods)
+
+
 def _open_store(spec: Any) -> tuple[Store, bool]:
     """(store, whether the app owns it). ``spec``: a Store, ``{"db": FILE}`` / ``{"runs_dir": DIR}``, or a path
     (an existing directory is a runs directory, anything else a database file, as RUNTIME §13)."""
@@ -344,8 +421,15 @@ def create_app(plans_dir: str | Path, store_spec: Any = None, tokens: dict[str, 
             message = f"no such endpoint: {request.method} {request.url.path}"
         if exc.status_code == 400 and message == "There was an error parsing the body":
             code, message = "malformed_json", "the request body cannot be parsed as JSON (nested too deeply?)"
-        return JSONResponse(error_body(code, message), status_code=exc.status_code,
-                            headers=getattr(exc, "headers", None))
+        headers = dict(getattr(exc, "headers", None) or {})
+        if exc.status_code == 405:
+            # Starlette's router names only the methods of the first route whose path matches (POST of /api/runs,
+            # not GET); Allow must list every method of the resource (RFC 9110 §15.5.6)
+            allowed = _allowed_methods(request.app, request.scope)
+            if allowed:
+                headers["Allow"] = ", ".join(allowed)
+                message = f"{request.method} is not allowed on {request.url.path} (allowed: {headers['Allow']})"
+        return JSONResponse(error_body(code, message), status_code=exc.status_code, headers=headers or None)
 
     @app.exception_handler(Exception)
     async def _internal(request: Request, exc: Exception) -> JSONResponse:
@@ -397,7 +481,8 @@ def create_app(plans_dir: str | Path, store_spec: Any = None, tokens: dict[str, 
     # ------------------------------------------------------------ runs
 
     @app.post("/api/runs", status_code=201, response_model=RunSummary, tags=["runs"], dependencies=bearer,
-              responses=_errors(400, 401, 409, 413, 415, 422, 503))
+              responses={201: _created("the run was stored and queued"),
+                         **_errors(400, 401, 409, 413, 415, 422, 500, 503)})
     def create_run(request: Request, body: Annotated[CreateRun, Body()]) -> JSONResponse:
         doc = manager(request).create(plan_id=body.plan_id, inputs=body.inputs, run_id=body.run_id,
                                       model=body.model, owner=viewer(request))
@@ -424,14 +509,16 @@ def create_app(plans_dir: str | Path, store_spec: Any = None, tokens: dict[str, 
         return manager(request).result(run_id, viewer(request))
 
     @app.post("/api/runs/{run_id}/cancel", status_code=202, response_model=RunSummary, tags=["runs"],
-              dependencies=bearer, responses=_errors(401, 404, 409, 413, 422))
+              dependencies=bearer, responses=_errors(400, 401, 404, 409, 413, 422))
     def cancel_run(request: Request, run_id: str = RunId) -> dict[str, Any]:
         return manager(request).cancel(run_id, viewer(request))
 
     @app.post("/api/runs/{run_id}/resume", status_code=202, response_model=RunSummary, tags=["runs"],
               dependencies=bearer,
-              responses={201: {"model": RunSummary, "description": "the resume forked a new run (RUNTIME §9.1)"},
-                         **_errors(400, 401, 404, 409, 413, 415, 422, 503)})
+              responses={202: _created("the run continues under its id"),
+                         201: {"model": RunSummary,
+                               **_created("the resume forked a new run (RUNTIME §9.1)")},
+                         **_errors(400, 401, 404, 409, 413, 415, 422, 500, 503)})
     def resume_run(request: Request, body: Annotated[ResumeRun, Body()], run_id: str = RunId) -> JSONResponse:
         forked, doc = manager(request).resume(run_id, viewer(request), mode=body.mode, cycle=body.cycle,
                                               plan_id=body.plan_id)
@@ -439,7 +526,8 @@ def create_app(plans_dir: str | Path, store_spec: Any = None, tokens: dict[str, 
                             headers={"Location": f"/api/runs/{doc['run_id']}"})
 
     @app.post("/api/runs/{run_id}/fork", status_code=201, response_model=RunSummary, tags=["runs"],
-              dependencies=bearer, responses=_errors(400, 401, 404, 409, 413, 415, 422, 503))
+              dependencies=bearer, responses={201: _created("the new run was stored and queued"),
+                                              **_errors(400, 401, 404, 409, 413, 415, 422, 500, 503)})
     def fork_run(request: Request, body: Annotated[ForkRun | None, Body()] = None,
                  run_id: str = RunId) -> JSONResponse:
         body = body or ForkRun()
@@ -448,8 +536,9 @@ def create_app(plans_dir: str | Path, store_spec: Any = None, tokens: dict[str, 
         return JSONResponse(doc, status_code=201, headers={"Location": f"/api/runs/{doc['run_id']}"})
 
     @app.get("/api/runs/{run_id}/events", tags=["runs"], dependencies=bearer, response_class=StreamingResponse,
-             responses={200: {"description": "server-sent events: one per result row, then `end`",
-                              "content": {"text/event-stream": {"schema": {"type": "string"}}}},
+             responses={200: {"description": "server-sent events: one per result row (`id` = `n`), then one "
+                                             "`end` event; `data` is JSON. The schema describes one event.",
+                              "content": {"text/event-stream": {"schema": _sse_event_schema()}}},
                         **_errors(401, 404, 422)})
     async def run_events(request: Request, run_id: str = RunId,
                          last_event_id: str | None = Header(default=None)) -> StreamingResponse:
