@@ -8,15 +8,17 @@ so foreign keys hold and the fork's state is rebuilt from its own file even afte
 from __future__ import annotations
 
 import shutil
+import sqlite3
 import threading
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, closing, contextmanager
 from pathlib import Path
 from typing import Any
 
 from runtime.store import rows as R
-from runtime.store.batch import WriteBatch
 from runtime.store.base import StoreError
+from runtime.store.batch import WriteBatch
+from runtime.store.migrations import current_version
 from runtime.store.sqlite import SqliteStore
 
 DB_NAME = "run.db"
@@ -131,9 +133,18 @@ class RunsDirStore:
             if self._closed:
                 raise StoreError(f"{self.directory}: the run store is closed")
             store = self._stores.get(run_id)
-            if store is None:
-                store = self._stores[run_id] = SqliteStore(run_dir / DB_NAME, busy_timeout_ms=self.busy_timeout_ms)
+        if store is not None:
             return store
+        # outside the lock: creating a file and migrating it takes tens of milliseconds (fsyncs), during which
+        # every other run's store call would wait on the lock (a server creating runs while others execute)
+        fresh = SqliteStore(run_dir / DB_NAME, busy_timeout_ms=self.busy_timeout_ms)
+        with self._lock:
+            store = None if self._closed else self._stores.setdefault(run_id, fresh)
+        if store is not fresh:
+            fresh.close()
+        if store is None:
+            raise StoreError(f"{self.directory}: the run store is closed")
+        return store
 
     def _discard(self, run_id: str) -> None:
         with self._lock:
@@ -197,7 +208,12 @@ class RunsDirStore:
             if cached is not None:
                 found = cached.get_run(run_id)
             else:  # read without keeping every run's file open
-                reader = SqliteStore(db, busy_timeout_ms=self.busy_timeout_ms, readonly=True)
+                try:
+                    reader = SqliteStore(db, busy_timeout_ms=self.busy_timeout_ms, readonly=True)
+                except StoreError:
+                    if _never_migrated(db):
+                        continue  # a create_run cut short (kill -9) before its schema committed: it holds no run
+                    raise
                 try:
                     found = reader.get_run(run_id)
                 finally:
@@ -272,3 +288,13 @@ class RunsDirStore:
             stores, self._stores = list(self._stores.values()), {}
         for store in stores:
             store.close()
+
+
+def _never_migrated(db: Path) -> bool:
+    """Whether ``db`` has no schema at all: the file ``create_run`` makes (SQLite writes its header when the store
+    switches to WAL) before the migration that creates the tables commits. A process killed in between leaves it."""
+    try:
+        with closing(sqlite3.connect(db.resolve().as_uri() + "?mode=ro", uri=True, timeout=5)) as conn:
+            return current_version(conn) == 0
+    except sqlite3.Error:
+        return False

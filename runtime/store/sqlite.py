@@ -11,6 +11,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 import weakref
+from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -51,6 +52,40 @@ def _close_quietly(conn: sqlite3.Connection) -> None:
         conn.close()
 
 
+class _FifoLock:
+    """A lock handed over in the order it was asked for. ``threading.Lock`` is not fair: a thread that releases it
+    and asks again at once usually wins over the waiting ones, which can then wait without bound."""
+
+    __slots__ = ("_held", "_mutex", "_waiters")
+
+    def __init__(self) -> None:
+        self._mutex = threading.Lock()
+        self._held = False
+        self._waiters: deque[threading.Event] = deque()
+
+    def acquire(self, timeout: float) -> bool:
+        with self._mutex:
+            if not self._held:
+                self._held = True
+                return True
+            turn = threading.Event()
+            self._waiters.append(turn)
+        if turn.wait(timeout):
+            return True
+        with self._mutex:
+            if turn.is_set():  # handed over just as the wait ended
+                return True
+            self._waiters.remove(turn)
+            return False
+
+    def release(self) -> None:
+        with self._mutex:
+            if self._waiters:
+                self._waiters.popleft().set()  # stays held: ownership passes to the first waiter
+            else:
+                self._held = False
+
+
 class SqliteStore:
     def __init__(self, path: str | Path, *, busy_timeout_ms: int = 5000, readonly: bool = False) -> None:
         self.path = Path(path)
@@ -60,6 +95,10 @@ class SqliteStore:
         self._local = threading.local()
         self._threads: weakref.WeakSet[_ThreadConnection] = weakref.WeakSet()
         self._threads_lock = threading.Lock()
+        # this process's writers queue here, first come first served, for the file's write lock rather than in
+        # SQLite's busy handler, which polls with sleeps of up to 100 ms: with many writer threads (a run server)
+        # one can lose every round until busy_timeout and fail with "database is locked"
+        self._writer = _FifoLock()
         self._closed = False
         self._batches = BatchWriter(self._label)
         if not readonly:
@@ -141,32 +180,38 @@ class SqliteStore:
         mine = self._thread()
         conn, depth = mine.conn, mine.depth
         savepoint = f"nested_{depth}"
-        with self._errors("cannot start a write transaction"):
-            conn.execute("BEGIN IMMEDIATE" if depth == 0 else f"SAVEPOINT {savepoint}")
-        mine.depth = depth + 1
+        # past busy_timeout without the in-process lock, BEGIN IMMEDIATE decides as before (it waits or fails)
+        queued = depth == 0 and self._writer.acquire(timeout=self.busy_timeout_ms / 1000)
         try:
-            yield
-        except BaseException:
+            with self._errors("cannot start a write transaction"):
+                conn.execute("BEGIN IMMEDIATE" if depth == 0 else f"SAVEPOINT {savepoint}")
+            mine.depth = depth + 1
+            try:
+                yield
+            except BaseException:
+                mine.depth = depth
+                mine.forget()  # a rolled-back write may be what a cache holds
+                with suppress(sqlite3.Error):  # the error being raised is the one worth reporting
+                    if depth == 0:
+                        conn.execute("ROLLBACK")
+                    else:
+                        conn.execute(f"ROLLBACK TO {savepoint}")
+                        conn.execute(f"RELEASE {savepoint}")
+                raise
             mine.depth = depth
-            mine.forget()  # a rolled-back write may be what a cache holds
-            with suppress(sqlite3.Error):  # the error being raised is the one worth reporting
-                if depth == 0:
-                    conn.execute("ROLLBACK")
-                else:
-                    conn.execute(f"ROLLBACK TO {savepoint}")
-                    conn.execute(f"RELEASE {savepoint}")
-            raise
-        mine.depth = depth
-        if depth == 0:
-            mine.forget()
-        try:
-            with self._errors("cannot commit"):
-                conn.execute("COMMIT" if depth == 0 else f"RELEASE {savepoint}")
-        except StoreError:
-            if depth == 0 and conn.in_transaction:
-                with suppress(sqlite3.Error):
-                    conn.execute("ROLLBACK")
-            raise
+            if depth == 0:
+                mine.forget()
+            try:
+                with self._errors("cannot commit"):
+                    conn.execute("COMMIT" if depth == 0 else f"RELEASE {savepoint}")
+            except StoreError:
+                if depth == 0 and conn.in_transaction:
+                    with suppress(sqlite3.Error):
+                        conn.execute("ROLLBACK")
+                raise
+        finally:
+            if queued:
+                self._writer.release()
 
     @contextmanager
     def _single(self) -> Iterator[None]:

@@ -9,7 +9,6 @@ Rows come from the recorder; values are checked as ``rows.encode_row`` does for 
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import threading
 from dataclasses import dataclass, field
