@@ -109,6 +109,9 @@ class Orchestrator:
         allow = tuple(Path(a).resolve() for a in opts.get("allow_dir") or ())
         self.perceiver = Perceiver(self.plan.plan_dir, allow)
         self.on_result = on_result  # called with every result row as it is recorded (progress displays)
+        # called with an attempt's executions row when it starts and when it ends without success (live progress:
+        # a step is running); a successful attempt is reported by its result row
+        self.on_attempt: Callable[[dict[str, Any]], None] | None = None
         # set by load_checkpoint: how this run relates to stored history
         self.parent: tuple[str, int] | None = None       # (parent run id, parent seq) of a fork
         self.continues = False                           # resuming this run id in place (§9.1)
@@ -314,7 +317,7 @@ class Orchestrator:
                 store.put_inputs(self.run_id, self.inputs)
         recorder = Recorder(store, self.run_id, checkpoint_every=int(self.options.get("checkpoint_every") or 0),
                             max_retries_total=int(self.options.get("max_retries_total") or 0),
-                            on_row=self.on_result, last_seq=store.last_seq(self.run_id),
+                            on_row=self.on_result, on_attempt=self.on_attempt, last_seq=store.last_seq(self.run_id),
                             limits={k: self.options.get(k) for k in ("max_tokens", "max_cost_usd", "max_llm_calls")},
                             usage=self._usage, retries_spent=self._retries)
         restore = self.reconciliation.restore if self.reconciliation else None

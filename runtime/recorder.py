@@ -55,6 +55,8 @@ class StepJournal:
         with self.lock:
             self.attempts.append(handle)
         self.recorder._add(lambda b: b.executions.append(handle.row))
+        if self.recorder.on_attempt is not None:
+            self.recorder.on_attempt(dict(handle.row))
         return handle
 
     def attempt_finished(self, handle: Attempt, status: str, error_kind: str | None = None,
@@ -64,6 +66,8 @@ class StepJournal:
             handle.finish = finish  # written in the same transaction as the step's result row
             return
         self.recorder._add(lambda b: b.finishes.append((handle.row, finish)))
+        if self.recorder.on_attempt is not None:
+            self.recorder.on_attempt({**handle.row, **finish})
 
     def model_call(self, cell: Cell, attempt: int, row: dict[str, Any]) -> None:
         with self.lock:
@@ -86,7 +90,8 @@ class Recorder:
     """The write side of one run. ``result`` and friends return at once; ``flush`` waits for durability."""
 
     def __init__(self, store: Store, run_id: str, *, checkpoint_every: int = 0, max_retries_total: int = 0,
-                 on_row: Callable[[dict[str, Any]], None] | None = None, last_seq: int = 0,
+                 on_row: Callable[[dict[str, Any]], None] | None = None,
+                 on_attempt: Callable[[dict[str, Any]], None] | None = None, last_seq: int = 0,
                  limits: dict[str, float] | None = None, usage: dict[str, float] | None = None,
                  retries_spent: int = 0) -> None:
         self.store = store
@@ -94,6 +99,7 @@ class Recorder:
         self.checkpoint_every = max(0, int(checkpoint_every or 0))
         self.max_retries_total = max(0, int(max_retries_total or 0))
         self.on_row = on_row
+        self.on_attempt = on_attempt
         self.failure: str | None = None
         self.retries_spent = int(retries_spent or 0)  # a continued run carries what it already spent (§6.2)
         self.rows_written = 0
@@ -198,9 +204,9 @@ class Recorder:
             b.results.append(row)
             if checkpoint:
                 b.markers.append(len(b.results))
+            if self.on_row is not None:  # here, under the batch lock, so listeners see rows in seq order
+                self.on_row(row)
         self._add(put)
-        if self.on_row is not None:
-            self.on_row(row)
 
     def checkpoint(self) -> None:
         """A marker over the last row written so far (a wave closed, or the run ended)."""

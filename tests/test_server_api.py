@@ -331,6 +331,11 @@ def test_cancel_resume_and_live_events(alice, plans):
     assert live and live[-1][0] == "end" and live[-1][1]["status"] == "interrupted"
     first = [d for k, d in live if k == "message"]
     assert [(d["flow_index"], d["status"]) for d in first] == [("1.2.2", "completed")]
+    # a step's state changes, in order: it starts (an `attempt` event, no id), then its result
+    changes = [(k, d["flow_index"], d["status"]) for k, d in live if k != "end"]
+    assert changes == [("attempt", "1.2.2", "running"), ("message", "1.2.2", "completed")]
+    started = next(d for k, d in live if k == "attempt")
+    assert started["attempt"] == 1 and started["cell"] == [0] and "n" not in started
     assert alice.get("/api/runs/slow-c1/result").json()["outcome"] == "interrupted"
     assert error_of(alice.post("/api/runs/slow-c1/cancel"), 409)["code"] == "run_not_active"
     resumed = alice.post("/api/runs/slow-c1/resume", json={"mode": "patch"})
@@ -340,6 +345,7 @@ def test_cancel_resume_and_live_events(alice, plans):
     assert alice.get("/api/runs/slow-c1/result").json()["final"]["{c}"]["data"] == ["c1+++"]
     events = read_events(alice, "slow-c1")
     assert [d["flow_index"] for k, d in events if k == "message"] == ["1.2.2", "1.2", "1"]
+    assert [d["n"] for k, d in events if k == "message"] == [1, 2, 3]
 
 
 def test_queued_run_cancelled_before_it_starts(alice, plans):

@@ -13,7 +13,7 @@ GET      /api/runs/{id}/result           ``{run_id, outcome, final, cycles, exec
 POST     /api/runs/{id}/cancel           202; the run ends ``interrupted`` (resumable)
 POST     /api/runs/{id}/resume           ``{mode, cycle?, plan_id?}`` → 202 (same id) or 201 (it forked, §9.1)
 POST     /api/runs/{id}/fork             ``{cycle?, mode?, run_id?, plan_id?}`` → 201, the new run
-GET      /api/runs/{id}/events           ``text/event-stream``: one event per result row, then ``end``
+GET      /api/runs/{id}/events           ``text/event-stream``: one event per step state change, then ``end``
 GET      /api/plans, /api/plans/{id}     registered plans; one plan's ground inputs, inferences and graph
 GET      /healthz                        liveness, no token needed
 GET      /                               the read-only web page; ``/openapi.json``, ``/docs``
@@ -199,6 +199,22 @@ class StepEvent(BaseModel):
     position: Any = Field(default=None, description="loop iterations: the iteration's position")
 
 
+class AttemptEvent(BaseModel):
+    """The ``data`` of an ``attempt`` event (``runtime.server.events.attempt_event``): a step's cell started
+    (``running``) or one of its attempts failed (it may be retried); the step's result event supersedes it."""
+    model_config = ConfigDict(extra="allow")
+    run_id: str
+    kind: Literal["attempt"]
+    flow_index: str | None
+    inference_id: str | None
+    iteration: str
+    status: str | None
+    cell: list[Any]
+    attempt: int | None
+    cycle: int | None
+    error_kind: str | None = None
+
+
 class EndEvent(BaseModel):
     """The ``data`` of the final ``end`` event: the run's stored status and outcome once it has ended."""
     run_id: str
@@ -216,6 +232,8 @@ def _sse_event_schema() -> dict[str, Any]:
         {"type": "object", "title": "progress event", "required": ["event", "data", "id"],
          "properties": {"event": {"const": "message"}, "id": {"type": "string", "pattern": "^[1-9][0-9]*$"},
                         "data": data(StepEvent)}},
+        {"type": "object", "title": "attempt event", "required": ["event", "data"],
+         "properties": {"event": {"const": "attempt"}, "data": data(AttemptEvent)}},
         {"type": "object", "title": "end event", "required": ["event", "data"],
          "properties": {"event": {"const": "end"}, "data": data(EndEvent)}},
     ]}
@@ -536,8 +554,10 @@ def create_app(plans_dir: str | Path, store_spec: Any = None, tokens: dict[str, 
         return JSONResponse(doc, status_code=201, headers={"Location": f"/api/runs/{doc['run_id']}"})
 
     @app.get("/api/runs/{run_id}/events", tags=["runs"], dependencies=bearer, response_class=StreamingResponse,
-             responses={200: {"description": "server-sent events: one per result row (`id` = `n`), then one "
-                                             "`end` event; `data` is JSON. The schema describes one event.",
+             responses={200: {"description": "server-sent events: one per step state change — `attempt` "
+                                             "(a step started; no id) and one per result row (`id` = `n`) — "
+                                             "then one `end` event; `data` is JSON. The schema describes one "
+                                             "event.",
                               "content": {"text/event-stream": {"schema": _sse_event_schema()}}},
                         **_errors(401, 404, 422)})
     async def run_events(request: Request, run_id: str = RunId,

@@ -1,11 +1,16 @@
-"""Live progress of runs: one event per result row (a step's state change), as server-sent events.
+"""Live progress of runs: one event per step state change, as server-sent events.
 
 An active run has an ``EventLog``: the events of its own result rows so far (read from the store when the run was
-(re)started, then appended by the orchestrator's ``on_result`` callback from the run's threads) and, once the run
-has ended and its rows are committed, an end record. A subscriber first receives everything already in the log, then
-waits for more — so a late subscriber misses nothing. Runs that are not active are streamed from the store.
+(re)started, then appended by the orchestrator's ``on_result`` callback from the run's threads), the attempt events
+its ``on_attempt`` callback reports while it runs (a step started, or an attempt failed and will be retried) and,
+once the run has ended and its rows are committed, an end record. A subscriber first receives everything already in
+the log, then waits for more — so a late subscriber misses nothing. Runs that are not active are streamed from the
+store (their result events only: no step of theirs is running).
 
 Wire format (``text/event-stream``)::
+
+    event: attempt
+    data: {"run_id": "r1", "kind": "attempt", "flow_index": "1.2", "status": "running", "attempt": 1, ...}
 
     id: 3
     data: {"n": 3, "run_id": "r1", "kind": "item", "flow_index": "1.2", "status": "completed", ...}
@@ -13,8 +18,10 @@ Wire format (``text/event-stream``)::
     event: end
     data: {"run_id": "r1", "status": "completed", "outcome": {...}}
 
-``n`` (also the SSE ``id``) numbers the run's own result rows from 1; a reconnecting client sends ``Last-Event-ID``
-and gets only later events. A comment line (``: keep-alive``) is sent every 15 s while nothing happens.
+``n`` (also the SSE ``id``) numbers the run's own result rows from 1, the same in the live log and in the store; a
+reconnecting client sends ``Last-Event-ID`` and gets what came after that result. Attempt events carry no id: they
+are transient states that the next result of the step supersedes. A comment line (``: keep-alive``) is sent every
+15 s while nothing happens.
 """
 
 from __future__ import annotations
@@ -46,25 +53,50 @@ def row_event(run_id: str, row: dict[str, Any]) -> dict[str, Any]:
     return ev
 
 
+def attempt_event(run_id: str, row: dict[str, Any]) -> dict[str, Any]:
+    """The event of one attempt (an executions row): it started (``running``) or failed and may be retried."""
+    try:
+        cell = json.loads(row.get("cell") or "[]")
+    except ValueError:
+        cell = []
+    return {"run_id": run_id, "kind": "attempt", "flow_index": row.get("flow_index"),
+            "inference_id": row.get("inference_id"), "iteration": row.get("iteration") or "",
+            "status": row.get("status"), "cell": cell, "attempt": row.get("attempt"), "cycle": row.get("cycle"),
+            "error_kind": row.get("error_kind")}
+
+
 class EventLog:
-    """Append from any thread; read and wait from event loops."""
+    """Append from any thread; read and wait from event loops. Entries are read by position; result events are
+    also numbered (``n``), attempt events are not."""
 
     def __init__(self, run_id: str, initial: Iterable[dict[str, Any]] = ()) -> None:
         self.run_id = run_id
         self._lock = threading.Lock()
-        self._events: list[dict[str, Any]] = []
+        self._entries: list[dict[str, Any]] = []
+        self._results = 0
         self._end: dict[str, Any] | None = None
         self._waiters: set[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = set()
         for ev in initial:
-            ev["n"] = len(self._events) + 1
-            self._events.append(ev)
+            self._results += 1
+            ev["n"] = self._results
+            self._entries.append(ev)
 
     def append(self, ev: dict[str, Any]) -> None:
+        """A result event: numbered."""
+        self._add(ev, numbered=True)
+
+    def transient(self, ev: dict[str, Any]) -> None:
+        """An attempt event: not numbered."""
+        self._add(ev, numbered=False)
+
+    def _add(self, ev: dict[str, Any], numbered: bool) -> None:
         with self._lock:
             if self._end is not None:
                 return
-            ev["n"] = len(self._events) + 1
-            self._events.append(ev)
+            if numbered:
+                self._results += 1
+                ev["n"] = self._results
+            self._entries.append(ev)
             waiters = list(self._waiters)
         _wake(waiters)
 
@@ -79,20 +111,30 @@ class EventLog:
     def ended(self) -> bool:
         return self._end is not None
 
-    def since(self, n: int) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    def position_after(self, n: int) -> int:
+        """The position of the first entry after result event ``n`` (0 for n = 0 or an unknown n)."""
         with self._lock:
-            return self._events[max(0, n):], self._end
+            if n <= 0:
+                return 0
+            for position, ev in enumerate(self._entries):
+                if ev.get("n") == n and ev.get("kind") != "attempt":
+                    return position + 1
+            return len(self._entries)
+
+    def since(self, position: int) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+        with self._lock:
+            return self._entries[max(0, position):], self._end
 
     def __len__(self) -> int:
-        return len(self._events)
+        return len(self._entries)
 
-    async def wait(self, n: int, timeout: float) -> None:
-        """Until there is an event after ``n``, the end, or ``timeout`` seconds."""
+    async def wait(self, position: int, timeout: float) -> None:
+        """Until there is an entry at or after ``position``, the end, or ``timeout`` seconds."""
         loop = asyncio.get_running_loop()
         flag = asyncio.Event()
         key = (loop, flag)
         with self._lock:
-            if len(self._events) > n or self._end is not None:
+            if len(self._entries) > position or self._end is not None:
                 return
             self._waiters.add(key)
         try:
@@ -123,22 +165,24 @@ def format_event(data: dict[str, Any], *, event: str | None = None, ident: int |
 
 
 async def stream(log: EventLog, after: int) -> AsyncIterator[bytes]:
-    """The SSE body of an active run: events after ``after``, live, then ``end`` (also at shutdown: the server
-    cancels every run, so each ends soon; uvicorn's graceful-shutdown timeout bounds the wait)."""
-    n = after
+    """The SSE body of an active run: entries after result event ``after``, live, then ``end`` (also at shutdown:
+    the server cancels every run, so each ends soon; uvicorn's graceful-shutdown timeout bounds the wait)."""
+    position = log.position_after(after)
     while True:
-        events, end = log.since(n)
+        events, end = log.since(position)
         for ev in events:
-            n = ev["n"]
-            yield format_event(ev, ident=n)
+            position += 1
+            if ev.get("kind") == "attempt":
+                yield format_event(ev, event="attempt")
+            else:
+                yield format_event(ev, ident=ev["n"])
         if events:
             continue
         if end is not None:
             yield format_event(end, event="end")
             return
-        before = n
-        await log.wait(n, KEEPALIVE_S)
-        if log.since(before)[0] == [] and not log.ended:
+        await log.wait(position, KEEPALIVE_S)
+        if log.since(position)[0] == [] and not log.ended:
             yield b": keep-alive\n\n"
 
 

@@ -34,7 +34,7 @@ from runtime.orchestrator import Orchestrator
 from runtime.reconcile import latest as latest_rows
 from runtime.reference import Reference, ReferenceModelError
 from runtime.server.errors import ApiError, not_found
-from runtime.server.events import EventLog, row_event
+from runtime.server.events import EventLog, attempt_event, row_event
 from runtime.server.plans import PlanRegistry, ground_inputs
 from runtime.store import Store, StoreError, validate_run_id
 from runtime.store.rows import now
@@ -148,6 +148,7 @@ class RunManager:
         active = ActiveRun(orch.run_id, orch, plan_id, EventLog(orch.run_id, initial))
         run_id = orch.run_id
         orch.on_result = lambda row: active.log.append(row_event(run_id, row))
+        orch.on_attempt = lambda row: active.log.transient(attempt_event(run_id, row))
         with self._lock:
             self._active[run_id] = active
         active.future = self._pool.submit(self._work, active)

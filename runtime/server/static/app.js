@@ -2,15 +2,15 @@
 // (GET /api/plans/{id}) with per-step statuses (GET /api/runs/{id}) kept live by the run's event stream
 // (GET /api/runs/{id}/events, text/event-stream). The stream is read with fetch() so that the bearer token
 // travels in the Authorization header, never in a URL. Every text from the server is set with textContent.
-// Events report finished steps; which steps are running now comes from the run itself, asked for again shortly
-// after each event and every few seconds while the run is followed.
+// `attempt` events report steps starting (running), result events report steps finishing; the run itself
+// (GET /api/runs/{id}) is read when it is opened, for its counts after each result, and at its end.
 //
 // Stable hooks: #runs tbody tr[data-run-id][data-status]; #run-status[data-status]; graph nodes
 // #graph g.node[data-flow-index][data-status]; #event-log li (newest first).
 "use strict";
 
 const SVG = "http://www.w3.org/2000/svg";
-const POLL_MS = 2000, RETRY_MS = 2000;
+const RETRY_MS = 2000;
 const state = { token: sessionStorage.getItem("ncd-token") || "", runId: null, stream: null, nodes: new Map(),
                 seq: 0, refreshTimer: null };
 
@@ -191,17 +191,12 @@ async function follow(runId) {
   state.stream = ctrl;
   const url = `/api/runs/${encodeURIComponent(runId)}/events`;
   document.getElementById("events-url").textContent = url;
-  const poll = setInterval(() => refreshRun(runId), POLL_MS);
   let lastId = "";
-  try {
-    while (!ctrl.signal.aborted) {
-      const extra = lastId ? { "Last-Event-ID": lastId } : {};
-      if (await readStream(runId, url, ctrl, extra, (id) => { lastId = id; })) return;
-      if (ctrl.signal.aborted) return;
-      await new Promise((resolve) => setTimeout(resolve, RETRY_MS));
-    }
-  } finally {
-    clearInterval(poll);
+  while (!ctrl.signal.aborted) {
+    const extra = lastId ? { "Last-Event-ID": lastId } : {};
+    if (await readStream(runId, url, ctrl, extra, (id) => { lastId = id; })) return;
+    if (ctrl.signal.aborted) return;
+    await new Promise((resolve) => setTimeout(resolve, RETRY_MS));
   }
 }
 
@@ -255,13 +250,22 @@ async function readStream(runId, url, ctrl, extra, seen) {
         loadRuns();
         return true;
       }
+      if (type === "attempt") {  // a step started (or an attempt failed and is retried): it is running
+        const node = state.nodes.get(ev.flow_index);
+        if (node && ev.status === "running") {
+          state.seq += 1;
+          setStatus(ev.flow_index, "running", "");
+          node.seq = state.seq;
+        }
+        continue;
+      }
       if (ev.kind === "item") {
         state.seq += 1;
         const node = setStatus(ev.flow_index, ev.status, ev.iteration);
         if (node) node.seq = state.seq;
         logEvent(`#${ev.n} ${ev.flow_index}${ev.iteration ? " [" + ev.iteration + "]" : ""} ${ev.status} ` +
                  (ev.concept || ""));
-        scheduleRefresh(runId, 150);  // the steps starting now show as running
+        scheduleRefresh(runId, 150);  // the counts of the summary
       }
     }
   }
