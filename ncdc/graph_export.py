@@ -51,14 +51,18 @@ def graph_data(model: PlanModel) -> dict[str, Any]:
         if inference.kind == "loop_body" and inference.enclosing_loops:
             loop = inference.enclosing_loops[-1]
             edges.append({"from": node_id, "to": "i" + loop.flow_index.replace(".", "_"), "kind": "iterates"})
-    unique = []
-    seen = set()
+    return {"nodes": nodes, "edges": unique_edges(edges)}
+
+
+def unique_edges(edges: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The edges without repeats of (from, to, kind), first occurrence kept (output order is deterministic)."""
+    unique, seen = [], set()
     for edge in edges:
         key = (edge["from"], edge["to"], edge["kind"])
         if key not in seen:
             seen.add(key)
             unique.append(edge)
-    return {"nodes": nodes, "edges": unique}
+    return unique
 
 
 def _quote(text: str) -> str:

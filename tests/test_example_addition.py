@@ -26,6 +26,7 @@ from hypothesis import strategies as st
 
 from runtime.load import Plan, load_plan
 from runtime.orchestrator import Orchestrator
+from runtime.store import MemoryStore
 
 PROJECT = Path(__file__).resolve().parents[1]
 EXAMPLE = PROJECT / "examples" / "base_x_addition"
@@ -76,7 +77,8 @@ def compiled_plan() -> Plan:
 
 def run_addition(a: str, b: str, base: int) -> str:
     """``{sum}`` of one in-process run of the example plan on ``a + b`` in ``base``."""
-    result = Orchestrator(compiled_plan(), inputs={"{number a}": a, "{number b}": b, "{base}": base}).run()
+    result = Orchestrator(compiled_plan(), inputs={"{number a}": a, "{number b}": b, "{base}": base},
+                          store=MemoryStore()).run()
     assert result.outcome == "completed", (result.outcome, result.reasons, len(a), len(b), base)
     assert set(result.final) == {"{sum}"}, result.final
     final = result.final["{sum}"]
@@ -262,7 +264,7 @@ def test_example_input_files():
     """The two inputs files shipped with the example give the sums its README states."""
     for name, want in (("inputs.json", "10000"), ("inputs_no_final_carry.json", "zz1e3d71")):
         data = json.loads((EXAMPLE / name).read_text(encoding="utf-8"))
-        result = Orchestrator(compiled_plan(), inputs=EXAMPLE / name).run()
+        result = Orchestrator(compiled_plan(), inputs=EXAMPLE / name, store=MemoryStore()).run()
         assert result.outcome == "completed", result.reasons
         assert result.final == {"{sum}": {"axes": ["_none_axis"], "data": [want]}}
         assert want == expected_sum(data["{number a}"], data["{number b}"], data["{base}"])
@@ -297,7 +299,7 @@ def test_cli_json_on_a_2000_digit_ripple(tmp_path):
     inputs.write_text(json.dumps({"{number a}": a, "{number b}": b, "{base}": base}), encoding="utf-8")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("NCD_LLM", "OPENAI_"))}
     proc = subprocess.run([*ncd_run_command(), "run", str(PLAN), "--inputs", str(inputs), "--json"],
-                          capture_output=True, text=True, cwd=PROJECT, env=env, timeout=120)
+                          capture_output=True, text=True, cwd=tmp_path, env=env, timeout=120)
     assert proc.returncode == 0, proc.stderr
     doc = json.loads(proc.stdout)
     assert doc["outcome"] == "completed"

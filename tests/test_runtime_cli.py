@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 PLANS = Path(__file__).parent / "runtime_plans"
@@ -14,9 +15,12 @@ EXAMPLES = Path(__file__).parent.parent / "examples"
 
 
 def ncd_run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """``ncd-run ARGS`` in ``cwd``, by default a fresh directory: the default store (``.ncd/runs.db`` under the
+    current directory) then never lands in the checkout."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("NCD_LLM", "OPENAI_"))}
-    return subprocess.run([sys.executable, "-m", "runtime.cli", *args], capture_output=True, text=True,
-                          cwd=cwd, env=env, timeout=120)
+    with tempfile.TemporaryDirectory(prefix="ncd-run-cli-") as scratch:
+        return subprocess.run([sys.executable, "-m", "runtime.cli", *args], capture_output=True, text=True,
+                              cwd=cwd or scratch, env=env, timeout=120)
 
 
 def one_line_error(proc: subprocess.CompletedProcess) -> str:

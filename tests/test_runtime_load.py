@@ -11,6 +11,7 @@ from ncdc.compile import compile_plan
 from runtime.load import LoadError, initial_values, load_plan, read_inputs
 from runtime.orchestrator import Orchestrator
 from runtime.reference import Reference
+from runtime.store import MemoryStore
 
 PLANS = Path(__file__).parent / "runtime_plans"
 
@@ -27,7 +28,7 @@ def compiled_dir(tmp_path: Path, name: str) -> Path:
 def test_compiled_directory_and_schedule_file_load_and_run(tmp_path):
     d = compiled_dir(tmp_path, "identity")
     for plan in (d, d / "identity.schedule.json"):
-        result = Orchestrator(plan).run()
+        result = Orchestrator(plan, store=MemoryStore()).run()
         assert result.outcome == "completed"
         assert result.final == {"{copy}": {"axes": ["_none_axis"], "data": ["hello"]}}
 
@@ -85,10 +86,10 @@ def test_missing_binding_function_is_a_load_error(tmp_path):
     plan = tmp_path / "p.ncd"
     plan.write_text((PLANS / "after.ncd").read_text())
     with pytest.raises(LoadError, match="fns.py has no function 'shout'"):
-        Orchestrator(plan)
+        Orchestrator(plan, store=MemoryStore())
     (tmp_path / "fns.py").unlink()
     with pytest.raises(LoadError, match="binding module fns.py not found"):
-        Orchestrator(plan)
+        Orchestrator(plan, store=MemoryStore())
 
 
 def test_semantic_step_without_executor_or_model_fails_fast(monkeypatch):
@@ -97,4 +98,4 @@ def test_semantic_step_without_executor_or_model_fails_fast(monkeypatch):
     monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
     example = Path(__file__).parent.parent / "examples" / "ticket_triage" / "plan.ncd"
     with pytest.raises(LoadError, match=r"inference 1\.2 .* needs a language model .*NCD_LLM_MODEL"):
-        Orchestrator(example)
+        Orchestrator(example, store=MemoryStore())

@@ -10,13 +10,15 @@ from pathlib import Path
 
 from runtime.cli import Progress
 from runtime.orchestrator import Orchestrator
+from runtime.store import MemoryStore
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "base_x_addition"
 
 
 def test_orchestrator_reports_every_result_row() -> None:
     rows: list[dict] = []
-    result = Orchestrator(EXAMPLE / "plan.ncd", inputs=EXAMPLE / "inputs.json", on_result=rows.append).run()
+    result = Orchestrator(EXAMPLE / "plan.ncd", inputs=EXAMPLE / "inputs.json", on_result=rows.append,
+                          store=MemoryStore()).run()
     assert result.outcome == "completed"
     items = [row for row in rows if row["kind"] == "item"]
     assert len(items) >= result.executed

@@ -7,12 +7,13 @@ from pathlib import Path
 import pytest
 
 from runtime.orchestrator import Orchestrator
+from runtime.store import MemoryStore
 
 PLANS = Path(__file__).parent / "runtime_plans"
 
 
 def run(name: str, inputs: dict | None = None, **options):
-    return Orchestrator(PLANS / f"{name}.ncd", inputs=inputs, options=options or None).run()
+    return Orchestrator(PLANS / f"{name}.ncd", inputs=inputs, options=options or None, store=MemoryStore()).run()
 
 
 def final(result, concept):

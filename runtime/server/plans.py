@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ncdc.graph_export import unique_edges
 from runtime.load import LoadError, Plan, external_input_names, flow_key, load_plan
 
 log = logging.getLogger("ncd.server.plans")
@@ -288,10 +289,4 @@ def plan_graph(plan: Plan) -> dict[str, Any]:
         for dep in e.get("depends_on") or []:
             if dep in plan.inferences:
                 edges.append({"from": iid(dep), "to": node, "kind": "depends"})
-    unique, seen = [], set()
-    for edge in edges:
-        key = (edge["from"], edge["to"], edge["kind"])
-        if key not in seen:
-            seen.add(key)
-            unique.append(edge)
-    return {"nodes": nodes, "edges": unique}
+    return {"nodes": nodes, "edges": unique_edges(edges)}

@@ -172,13 +172,22 @@ class RunManager:
                 if self._active.get(run_id) is active:
                     del self._active[run_id]
 
-    def _prepare(self, orch: Orchestrator, plan_id: str | None) -> None:
-        """Store the run now (the request's answer promises a stored run); ``run()`` continues it in place. The row
-        is exactly the one ``run()`` would write, plus ``options.plan_id``."""
+    def _start_new(self, orch: Orchestrator, plan_id: str | None) -> dict[str, Any]:
+        """Store a new run (a created one or a fork) and queue it; its summary. The run is stored before the
+        answer (which promises a stored run, one a restart continues); ``run()`` then continues it in place. The
+        row is exactly the one ``run()`` would write, plus ``options.plan_id``."""
+        self._claim(orch.run_id)
         try:
-            orch.register(**({"plan_id": plan_id} if plan_id is not None else {}))
-        except LoadError:
-            raise ApiError(409, "run_exists", f"run {orch.run_id!r} already exists") from None
+            try:
+                orch.register(**({"plan_id": plan_id} if plan_id is not None else {}))
+            except (LoadError, StoreError) as exc:
+                if self.store.get_run(orch.run_id) is not None:
+                    raise ApiError(409, "run_exists", f"run {orch.run_id!r} already exists") from None
+                raise ApiError(500, "storage_error", str(exc)) from None
+            self._submit(orch, plan_id, [])
+        finally:
+            self._release(orch.run_id)
+        return self.summary(self.store.get_run(orch.run_id) or {"run_id": orch.run_id, "status": "running"})
 
     def _claim(self, run_id: str) -> None:
         with self._lock:
@@ -357,18 +366,7 @@ class RunManager:
             orch = Orchestrator(plan, inputs=inputs, store=self.store, run_id=run_id, options=options)
         except LoadError as exc:
             raise ApiError(422, "invalid_run", str(exc)) from None
-        self._claim(orch.run_id)
-        try:
-            try:
-                self._prepare(orch, plan_id)
-            except StoreError as exc:
-                if self.store.get_run(orch.run_id) is not None:
-                    raise ApiError(409, "run_exists", f"run {orch.run_id!r} already exists") from None
-                raise ApiError(500, "storage_error", str(exc)) from None
-            self._submit(orch, plan_id, [])
-        finally:
-            self._release(orch.run_id)
-        return self.summary(self.store.get_run(orch.run_id) or {"run_id": orch.run_id, "status": "running"})
+        return self._start_new(orch, plan_id)
 
     def cancel(self, run_id: str, viewer: str | None) -> dict[str, Any]:
         run = self.visible(run_id, viewer)
@@ -396,12 +394,7 @@ class RunManager:
             except LoadError as exc:
                 raise ApiError(422, "resume_refused", str(exc)) from None
             if orch.forked_from is not None:
-                try:
-                    self._prepare(orch, pid)
-                except StoreError as exc:
-                    raise ApiError(500, "storage_error", str(exc)) from None
-                self._submit(orch, pid, [])
-                return True, self.summary(self.store.get_run(orch.run_id) or {})
+                return True, self._start_new(orch, pid)
             self.store.update_run(run_id, status="running")  # visible as running from the answer on
             self._submit(orch, pid, self._stored_events(run_id))
         finally:
@@ -420,16 +413,5 @@ class RunManager:
                                                 new_run_id=new_run_id, fork=True, options={"owner": owner})
         except LoadError as exc:
             raise ApiError(422, "fork_refused", str(exc)) from None
-        self._claim(orch.run_id)
-        try:
-            try:
-                self._prepare(orch, pid)
-            except StoreError as exc:
-                if self.store.get_run(orch.run_id) is not None:
-                    raise ApiError(409, "run_exists", f"run {orch.run_id!r} already exists") from None
-                raise ApiError(500, "storage_error", str(exc)) from None
-            self._submit(orch, pid, [])
-        finally:
-            self._release(orch.run_id)
-        return self.summary(self.store.get_run(orch.run_id) or {})
+        return self._start_new(orch, pid)
 
