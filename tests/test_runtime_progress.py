@@ -37,10 +37,10 @@ def test_progress_line_is_rewritten_in_place_and_cleared() -> None:
     assert "2 steps" in text and "1 completed {y}" in text
 
 
-def test_no_progress_display_when_stderr_is_not_a_terminal() -> None:
+def test_no_progress_display_when_stderr_is_not_a_terminal(tmp_path) -> None:
     completed = subprocess.run(
         [sys.executable, "-m", "runtime.cli", "run", str(EXAMPLE / "plan.ncd"), "--inputs", str(EXAMPLE / "inputs.json")],
-        capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=120,
+        capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=120, cwd=tmp_path,
     )
     assert completed.returncode == 0
     assert "\r" not in completed.stderr
