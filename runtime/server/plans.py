@@ -6,8 +6,9 @@ What is a plan (one id each; entries whose name is not a valid id, hidden entrie
 * ``DIR/NAME.schedule.json``          → plan ``NAME``, the output of ``ncdc compile``;
 * ``DIR/NAME/`` holding exactly one ``*.schedule.json`` (else exactly one ``*.ncd``) → plan ``NAME``.
 
-Two entries giving one id: the first in path order wins, the other is listed as an error. The registry rescans the
-directory (a ``stat`` per entry) whenever a plan is looked up, so plans can be added or edited while the server runs.
+Two entries giving one id: the first in path order wins, the other is skipped with a warning in the log. The
+registry rescans the directory (a ``stat`` per entry) whenever a plan is looked up, so plans can be added or edited
+while the server runs.
 A plan is compiled once per (plan directory, content hash) — SHA-256 of the ``.ncd`` bytes, or of the schedule,
 which pins the repositories' hashes — and every compiled version seen stays cached by its ``plan_hash``, so runs of
 an edited plan's earlier version can still be resumed by this process. ``Plan`` objects are never modified by the
