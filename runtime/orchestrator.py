@@ -293,11 +293,16 @@ class Orchestrator:
         row = self._run_row()
         row["options"].update(extra_options)
         with self.store.transaction():
-            if self.store.get_run(self.run_id) is not None:
-                raise LoadError(f"run {self.run_id!r} already exists")
-            self.store.create_run(row)
-            self.store.put_inputs(self.run_id, self.inputs)
+            self._store_new_run(row)
         self.continues = True
+
+    def _store_new_run(self, row: dict[str, Any]) -> None:
+        """The run's row and inputs (inside the caller's transaction); LoadError when the run id is taken."""
+        if self.store.get_run(self.run_id) is not None:
+            raise LoadError(f"run {self.run_id!r} already exists; resume it with `ncd-run resume` "
+                            f"or choose another --run-id")
+        self.store.create_run(row)
+        self.store.put_inputs(self.run_id, self.inputs)
 
     def _ensure_started(self) -> Scheduler:
         if self._scheduler is not None:
@@ -310,11 +315,7 @@ class Orchestrator:
                     store.add_checkpoint(self.run_id, last)  # the recovered state is addressable (§8.3)
                 store.update_run(self.run_id, status="running")
             else:
-                if store.get_run(self.run_id) is not None:
-                    raise LoadError(f"run {self.run_id!r} already exists; resume it with `ncd-run resume` "
-                                    f"or choose another --run-id")
-                store.create_run(self._run_row())
-                store.put_inputs(self.run_id, self.inputs)
+                self._store_new_run(self._run_row())
         recorder = Recorder(store, self.run_id, checkpoint_every=int(self.options.get("checkpoint_every") or 0),
                             max_retries_total=int(self.options.get("max_retries_total") or 0),
                             on_row=self.on_result, on_attempt=self.on_attempt, last_seq=store.last_seq(self.run_id),

@@ -39,6 +39,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
+from runtime.orchestrator import as_store
 from runtime.server.auth import Authenticator
 from runtime.server.errors import ApiError, error_body
 from runtime.server.events import replay, stream
@@ -362,12 +363,7 @@ def _open_store(spec: Any) -> tuple[Store, bool]:
     if isinstance(spec, dict):
         return open_store(db=spec.get("db"), runs_dir=spec.get("runs_dir"),
                           busy_timeout_ms=int(spec.get("busy_timeout", 5000))), True
-    if isinstance(spec, (str, Path)):
-        path = Path(spec)
-        return (open_store(runs_dir=path) if path.is_dir() else open_store(db=path)), True
-    if spec is None:
-        return open_store(), True
-    return spec, False
+    return as_store(spec), spec is None or isinstance(spec, (str, Path))
 
 
 def create_app(plans_dir: str | Path, store_spec: Any = None, tokens: dict[str, str] | None = None,
