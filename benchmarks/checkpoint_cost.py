@@ -200,6 +200,15 @@ class NullStore:
     def add_llm_call(self, run_id: str, row: dict[str, Any]) -> int:
         return 0
 
+    def acquire_lease(self, run_id: str, holder: dict[str, Any], lease_seconds: float) -> dict[str, Any]:
+        return {"run_id": run_id, **holder}
+
+    def renew_lease(self, run_id: str, holder_id: str) -> bool:
+        return True
+
+    def release_lease(self, run_id: str, holder_id: str) -> None:
+        pass
+
     def write_batch(self, run_id: str, batch: Any) -> None:
         for ex in batch.executions:  # ids and seqs are written back, as a real store does
             self._ids += 1

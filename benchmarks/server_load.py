@@ -22,6 +22,18 @@ acceptance condition fails (a run not completed or wrong, a 5xx, "database is lo
     python benchmarks/server_load.py --runs 40 --clients 8 --json
 
 tests/test_server_load.py runs a small configuration of the same code (`run_load`) as a test.
+
+Limits between tenants and per finished run (issue 13, rules 6-8; `--part limits`, also part of the default
+`--part all`), each printed with its target and PASS/MISS:
+
+* /healthz p50/p99 while `--subscribers` (200) clients watch one busy run's event stream (target p99 < 250 ms);
+  the clients read on one selector thread, as live browsers do.
+* fairness: owner A fills its queue (--max-runs runs executing, 32 queued); then owner B submits a one-step run.
+  Printed: B's wait from submit to completed, and how many of A's runs were still queued then (target: B's run
+  completes before A's backlog drains, i.e. some of A's runs are still queued).
+* memory: server RSS (VmRSS of the process) after 50 and after 500 finished runs (target: within 50 MB).
+
+    python benchmarks/server_load.py --part limits
 """
 
 from __future__ import annotations
@@ -270,7 +282,8 @@ def benchmark(*, runs: int = 200, clients: int = 20, max_runs: int = 8, per_run_
         plans = make_plans(work / "plans")
         store_args = ["--db", str(work / "runs.db")] if store == "db" else ["--runs-dir", str(work / "runs")]
         log = work / "server.log"
-        server = Server(plans, store_args, None, log).start(max_runs=max_runs,
+        # every run is queued at once by one (open-server) owner: the per-owner queue cap must not refuse them
+        server = Server(plans, store_args, None, log).start("--max-queued-per-owner", str(runs), max_runs=max_runs,
                                                             per_run_concurrency=per_run_concurrency)
         try:
             cases = make_cases(runs, digits, seed)
@@ -295,6 +308,203 @@ def benchmark(*, runs: int = 200, clients: int = 20, max_runs: int = 8, per_run_
             shutil.rmtree(work, ignore_errors=True)
 
 
+# ---------------------------------------------------------------- limits (issue 13 rules 6-8)
+
+IDENTITY = ROOT / "tests" / "runtime_plans" / "identity.ncd"
+TOKENS = {"owner-a": "owner-a-token-0123456789abcdef", "owner-b": "owner-b-token-0123456789abcdef"}
+
+
+@dataclass
+class Figure:
+    name: str
+    value: str
+    target: str
+    ok: bool
+
+    def line(self) -> str:
+        return f"{self.name:<44} {self.value:<34} target {self.target:<30} {'PASS' if self.ok else 'MISS'}"
+
+
+def _proc_status(pid: int, field_name: str) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field_name + ":"):
+            return int(line.split()[1])
+    raise RuntimeError(f"no {field_name} in /proc/{pid}/status")
+
+
+def _settled_rss_mb(pid: int, timeout_s: float = 30.0) -> tuple[float, int]:
+    """(RSS in MB, threads) once the server's thread count has stopped falling: binding worker threads of
+    finished runs leave after a few idle seconds, and their stacks are not memory the runs keep."""
+    deadline = time.monotonic() + timeout_s
+    threads, since = _proc_status(pid, "Threads"), time.monotonic()
+    while time.monotonic() < deadline and time.monotonic() - since < 2.0:
+        time.sleep(0.2)
+        now_threads = _proc_status(pid, "Threads")
+        if now_threads < threads:
+            threads, since = now_threads, time.monotonic()
+    return _proc_status(pid, "VmRSS") / 1024, threads
+
+
+def _limits_server(work: Path, name: str, *extra: str, tokens: bool = False, max_runs: int = 2) -> Server:
+    plans = work / f"plans-{name}"
+    if not plans.exists():
+        make_plans(plans)
+        shutil.copy(IDENTITY, plans / "identity.ncd")
+    token_file = None
+    if tokens:
+        token_file = work / "tokens.txt"
+        token_file.write_text("".join(f"{t} {o}\n" for o, t in TOKENS.items()))
+    return Server(plans, ["--db", str(work / f"{name}.db")], token_file, work / f"{name}.log").start(
+        *extra, max_runs=max_runs, per_run_concurrency=4)
+
+
+def _busy_case(digits: int) -> Case:
+    rng = random.Random(7)
+    return Case("busy", random_operand(rng, 10, digits), random_operand(rng, 10, digits), 10)
+
+
+def subscribers_healthz(work: Path, subscribers: int = 200, digits: int = 12000, samples: int = 200) -> list[Figure]:
+    """/healthz latency while ``subscribers`` clients stream one busy run's events. The run (an addition of
+    ``digits``-digit operands: ~12 s and ~14 MB of events on its own) stays busy for the whole sampling window,
+    which the second figure checks."""
+    import selectors
+    import socket
+
+    server = _limits_server(work, "subscribers", "--max-streams-per-owner", str(subscribers + 8))
+    socks: list[socket.socket] = []
+    stop = threading.Event()
+    received = [0]
+
+    def drain() -> None:
+        sel = selectors.DefaultSelector()
+        for sock in socks:
+            sock.setblocking(False)
+            sel.register(sock, selectors.EVENT_READ)
+        while not stop.is_set():
+            for key, _ in sel.select(0.1):
+                try:
+                    data = key.fileobj.recv(65536)
+                except BlockingIOError:
+                    continue
+                received[0] += len(data)
+                if not data:
+                    sel.unregister(key.fileobj)
+        sel.close()
+
+    try:
+        with httpx.Client(base_url=server.url, timeout=60) as c:
+            case = _busy_case(digits)
+            assert c.post("/api/runs", json={"plan_id": PLAN_ID, "run_id": case.run_id,
+                                             "inputs": case.inputs}).status_code == 201
+            for _ in range(subscribers):
+                sock = socket.create_connection(("127.0.0.1", server.port), timeout=30)
+                sock.sendall(b"GET /api/runs/busy/events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+                socks.append(sock)
+            reader = threading.Thread(target=drain, daemon=True)
+            reader.start()
+            times, busy, streams = [], 0, 0
+            for _ in range(samples):
+                t0 = time.perf_counter()
+                h = c.get("/healthz").json()
+                times.append((time.perf_counter() - t0) * 1000)
+                busy += h["active_runs"] > 0
+                streams = max(streams, h["open_streams"])
+                time.sleep(0.01)
+            stop.set()
+            reader.join(10)
+            for sock in socks:
+                sock.close()
+            deadline = time.monotonic() + 30
+            while c.get("/healthz").json()["open_streams"] and time.monotonic() < deadline:
+                time.sleep(0.05)
+            left = c.get("/healthz").json()["open_streams"]
+    finally:
+        stop.set()
+        server.stop()
+    p50, p99 = percentile(times, 50), percentile(times, 99)
+    return [Figure(f"/healthz, {subscribers} subscribers of a busy run",
+                   f"p50 {p50:.1f} ms, p99 {p99:.1f} ms", "p99 < 250 ms", p99 < 250),
+            Figure("  ... run busy during the samples", f"{busy}/{samples} samples, {streams} streams open, "
+                   f"{received[0] // 1024} KiB read", f"all samples, {subscribers} streams",
+                   busy == samples and streams == subscribers),
+            Figure("  ... open streams after the clients went", str(left), "0", left == 0)]
+
+
+def fairness(work: Path, digits: int = 1500, max_runs: int = 2, backlog: int = 32) -> list[Figure]:
+    """Owner B's one-step run while owner A has ``max_runs`` runs executing and ``backlog`` queued."""
+    server = _limits_server(work, "fairness", "--max-queued-per-owner", str(backlog), tokens=True,
+                            max_runs=max_runs)
+    a = httpx.Client(base_url=server.url, timeout=60, headers={"Authorization": f"Bearer {TOKENS['owner-a']}"})
+    b = httpx.Client(base_url=server.url, timeout=60, headers={"Authorization": f"Bearer {TOKENS['owner-b']}"})
+    try:
+        for case in make_cases(max_runs + backlog, digits, 11):
+            assert a.post("/api/runs", json={"plan_id": PLAN_ID, "run_id": case.run_id,
+                                             "inputs": case.inputs}).status_code == 201
+        extra = make_cases(1, digits, 12)[0].inputs
+        for _ in range(max_runs + 2):  # runs may have finished meanwhile: one more each time until the cap holds
+            refused = a.post("/api/runs", json={"plan_id": PLAN_ID, "inputs": extra})
+            if refused.status_code == 429:
+                break
+        t0 = time.perf_counter()
+        assert b.post("/api/runs", json={"plan_id": "identity", "inputs": {}, "run_id": "b-one"}).status_code == 201
+        while b.get("/api/runs/b-one").json()["status"] == "running":
+            time.sleep(0.01)
+        waited = time.perf_counter() - t0
+        a_queued = a.get("/healthz").json()["queued_runs"]
+        a_done = a.get("/api/runs", params={"status": "completed", "limit": 1}).json()["total"]
+    finally:
+        a.close()
+        b.close()
+        server.stop(timeout=60)
+    return [Figure(f"fairness: B's one-step run, A {max_runs}+{backlog} queued", f"{waited:.2f} s "
+                   f"({a_done} of A's runs done, {a_queued} queued)", "A's backlog not drained", a_queued > 0),
+            Figure("  ... A's run past its queue cap", f"HTTP {refused.status_code}, Retry-After "
+                   f"{refused.headers.get('retry-after')}", "429 with Retry-After",
+                   refused.status_code == 429 and refused.headers.get("retry-after") is not None)]
+
+
+def memory(work: Path, first: int = 50, total: int = 500, digits: int = 8) -> list[Figure]:
+    """Server RSS after ``first`` and after ``total`` finished runs of the addition example."""
+    server = _limits_server(work, "memory", "--max-queued-per-owner", "64", max_runs=4)
+    rss: dict[int, tuple[float, int]] = {}
+    try:
+        with httpx.Client(base_url=server.url, timeout=60) as c:
+            cases = make_cases(total, digits, 13)
+            done = 0
+            for start in range(0, total, 25):
+                for case in cases[start:start + 25]:
+                    assert c.post("/api/runs", json={"plan_id": PLAN_ID, "run_id": case.run_id,
+                                                     "inputs": case.inputs}).status_code == 201
+                while True:
+                    h = c.get("/healthz").json()
+                    if h["active_runs"] == 0 and h["queued_runs"] == 0:
+                        break
+                    time.sleep(0.02)
+                done = start + 25
+                if done in (first, total):
+                    rss[done] = _settled_rss_mb(server.proc.pid)
+            wrong = sum(1 for case in (cases[0], cases[-1]) if (c.get(f"/api/runs/{case.run_id}/result").json()
+                        .get("final", {}).get("{sum}", {}).get("data") != [case.expected]))
+    finally:
+        server.stop(timeout=60)
+    growth = rss[total][0] - rss[first][0]
+    return [Figure(f"server RSS after {first} / {total} finished runs", f"{rss[first][0]:.1f} MB / "
+                   f"{rss[total][0]:.1f} MB (+{growth:.1f} MB)", "growth < 50 MB", growth < 50 and not wrong),
+            Figure("  ... server threads then", f"{rss[first][1]} / {rss[total][1]}", "no growth",
+                   rss[total][1] <= rss[first][1])]
+
+
+def limits_benchmark(*, subscribers: int = 200, workdir: Path | None = None) -> list[Figure]:
+    own = workdir is None
+    work = Path(tempfile.mkdtemp(prefix="ncd-server-limits-")) if own else Path(workdir)
+    work.mkdir(parents=True, exist_ok=True)
+    try:
+        return [*subscribers_healthz(work, subscribers), *fairness(work), *memory(work)]
+    finally:
+        if own:
+            shutil.rmtree(work, ignore_errors=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -310,7 +520,20 @@ def main(argv: list[str] | None = None) -> int:
                                                 "directory, removed afterwards)")
     p.add_argument("--timeout", type=float, default=600, help="seconds to wait for the runs to finish")
     p.add_argument("--json", action="store_true", help="print the figures as one JSON object")
+    p.add_argument("--part", choices=("all", "load", "limits"), default="all",
+                   help="the concurrent-load figures, the limits figures (issue 13), or both (default)")
+    p.add_argument("--subscribers", type=int, default=200, help="event-stream clients of the busy run (200)")
     args = p.parse_args(argv)
+    failed = False
+    if args.part in ("all", "limits"):
+        figures = limits_benchmark(subscribers=args.subscribers, workdir=args.workdir)
+        if args.json:
+            print(json.dumps([asdict(f) for f in figures], indent=2))
+        else:
+            print("\n".join(f.line() for f in figures))
+        failed = not all(f.ok for f in figures)
+        if args.part == "limits":
+            return 1 if failed else 0
     if args.runs < 1 or args.clients < 1 or args.digits < 1:
         p.error("--runs, --clients and --digits must be at least 1")
     report = benchmark(runs=args.runs, clients=args.clients, max_runs=args.max_runs,
@@ -320,7 +543,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps({**asdict(report), "failures": report.failures(), "ok": not report.failures()}, indent=2))
     else:
         print(report.text())
-    return 1 if report.failures() else 0
+    return 1 if report.failures() or failed else 0
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 that ``ncdc --version`` stays fast.
 
 Exit status (CHECKS.md §1.2): 0 no error, 1 errors (or warnings with -W), 2 usage error, unreadable or missing
-path, or internal error (one line on stderr, never a traceback).
+path, or internal error (one line on stderr; the traceback only with ``--debug`` or ``NCD_DEBUG=1``).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ def _parser():
 
     parser = argparse.ArgumentParser(prog="ncdc", description="The NormCode compiler: check and compile .ncd plans.")
     parser.add_argument("--version", action="version", version=f"ncdc {__version__}")
+    parser.add_argument("--debug", action="store_true", help="print the traceback of an internal error (also NCD_DEBUG=1)")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     check = commands.add_parser("check", help="check plans and report diagnostics")
@@ -46,7 +47,16 @@ def _parser():
     parse.add_argument("path", metavar="PLAN", help='a .ncd file or "-"')
     parse.add_argument("--json", action="store_true", help="print the IR (with spans and flow indices) as JSON")
     parse.add_argument("--stdin-filename", metavar="NAME", help='path to print for input read from "-"')
+    for command in commands.choices.values():  # `ncdc check PLAN --debug` as well as `ncdc --debug check PLAN`
+        command.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     return parser
+
+
+def _debug_requested(flag: bool) -> bool:
+    """``--debug`` or ``NCD_DEBUG`` set to anything but empty or ``0``."""
+    import os
+
+    return flag or os.environ.get("NCD_DEBUG", "").strip() not in ("", "0")
 
 
 def _diagnostic_options(parser) -> None:
@@ -85,8 +95,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("ncdc: interrupted", file=sys.stderr)
         return 130
-    except Exception as error:  # an internal error must still be one clear line, never a traceback
-        print(f"ncdc: internal error: {type(error).__name__}: {error}", file=sys.stderr)
+    except Exception as error:  # an internal error is one clear line; the traceback only when asked for
+        debug = _debug_requested(args.debug)
+        if debug:
+            import traceback
+
+            traceback.print_exc(file=sys.stderr)
+        hint = "" if debug else " (--debug or NCD_DEBUG=1 shows the traceback)"
+        print(f"ncdc: internal error: {type(error).__name__}: {error}{hint}", file=sys.stderr)
         return EXIT_USAGE
     return EXIT_USAGE  # pragma: no cover - argparse restricts commands
 

@@ -10,6 +10,7 @@ needs the model; ``ncdc.plan`` re-exports them, so ``from ncdc.plan import parse
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ncdc.annotation_keys import PERCEPTION_KEYS, is_literal_key
 from ncdc.ir import (
@@ -23,6 +24,9 @@ from ncdc.ir import (
     Semantic,
     Span,
 )
+
+if TYPE_CHECKING:  # ncdc.parse imports the grammar; the annotation helpers import it lazily
+    from ncdc.parse import ParseProblem
 
 
 def flow_key(index: str) -> tuple[int, ...]:
@@ -43,8 +47,19 @@ def functional_text(line: ConceptLine) -> str | None:
 
 
 def annotation_concepts(annotation: Annotation) -> list[ConceptRef]:
-    """The concept references of a list-valued annotation (``%{value_order}: [{a}, {b}]``), with source spans."""
-    from ncdc.parse import PayloadParser, split_top_level
+    """The concept references of a list-valued annotation (``%{value_order}: [{a}, {b}]``), with source spans.
+
+    An entry that cannot be parsed is left out; ``annotation_problems`` reports it (the annotation checks)."""
+    return _annotation_items(annotation)[0]
+
+
+def annotation_problems(annotation: Annotation) -> list[ParseProblem]:
+    """Why entries of a list-valued annotation cannot be parsed; offsets are relative to ``value_span.column``."""
+    return _annotation_items(annotation)[1]
+
+
+def _annotation_items(annotation: Annotation) -> tuple[list[ConceptRef], list[ParseProblem]]:
+    from ncdc.parse import ParseFailure, PayloadParser, split_top_level
 
     value = annotation.value
     span = annotation.value_span
@@ -55,15 +70,20 @@ def annotation_concepts(annotation: Annotation) -> list[ConceptRef]:
         text = value[offset : value.rindex("]")]
     parser = PayloadParser(span.line, span.column)
     refs: list[ConceptRef] = []
+    problems: list[ParseProblem] = []
     for part, at in split_top_level(text):
         entry = part.strip()
         if not entry:
             continue
         lead = len(part) - len(part.lstrip())
-        item = parser.item(entry, offset + at + lead)
+        try:
+            item = parser.item(entry, offset + at + lead)
+        except ParseFailure as failure:
+            problems.append(failure.problem)
+            continue
         if isinstance(item, ConceptRef):
             refs.append(item)
-    return refs
+    return refs, problems
 
 
 def parse_axes(value: str) -> list[str]:

@@ -43,5 +43,5 @@ def parse_json(text: str) -> tuple[bool, object]:
     """(True, value) when ``text`` is a JSON value, else (False, None)."""
     try:
         return True, json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # nested too deep to parse is no usable JSON value either
         return False, None

@@ -58,7 +58,13 @@ class ParseProblem:
     help: str | None = None
 
 
-class _Failed(Exception):
+class ParseFailure(Exception):
+    """A payload fragment that cannot be compiled; ``problem`` is the diagnostic to report at its place.
+
+    Public because callers outside the payload parser (list-valued annotations) parse items too and must turn
+    the failure into a diagnostic rather than let it escape as an internal error.
+    """
+
     def __init__(self, problem: ParseProblem) -> None:
         super().__init__(problem.message)
         self.problem = problem
@@ -161,7 +167,7 @@ class PayloadParser:
             if marker is Marker.FUNCTION:
                 return self._functional(tree, text)
             return self._root_or_value(tree, text, marker)
-        except _Failed as failed:
+        except ParseFailure as failed:
             self.problems.append(failed.problem)
             return None
 
@@ -283,7 +289,7 @@ class PayloadParser:
             tree = assertion_parser().parse(raw)
         except UnexpectedInput as error:
             problem = syntax_problem(error, raw)
-            raise _Failed(
+            raise ParseFailure(
                 ParseProblem(
                     "NCD115",
                     offset,
@@ -331,7 +337,9 @@ class PayloadParser:
         return tuple(items)
 
     def item(self, text: str, offset: int) -> Item:
-        """One item (LANGUAGE.md §2.3): concept reference, sign, integer, JSON value or bare word."""
+        """One item (LANGUAGE.md §2.3): concept reference, sign, integer, JSON value or bare word.
+
+        Raises ``ParseFailure`` for a concept reference carrying a legacy tag (NCD128)."""
         span = self.span(offset, offset + len(text))
         if text.startswith("%"):
             match = SIGN.match(text)
@@ -407,7 +415,7 @@ def classify_angle(raw: str, span: Span, parser: PayloadParser) -> Suffix:
     if match:
         return Binding(raw, int(match.group(1)), span)
     if _LEGACY_ANGLE.match(inner):
-        raise _Failed(
+        raise ParseFailure(
             ParseProblem(
                 "NCD128",
                 span.column - parser.column,

@@ -13,12 +13,18 @@ On exit the thresholds are restored and the frozen objects handed back to the co
 counts reset, so no postponed full collection falls due the moment the run ends. Concurrent runs in one process
 share one setting: the first to start saves the thresholds and the last to finish restores them. Nothing is
 freed differently by reference counting.
+
+A finished run's state is cyclic (its scopes and their instances point at each other), so only a full collection
+frees it. A one-run process exits instead; a long-lived one that runs many (the run server) calls ``collect()``:
+while runs overlap, every run start freezes whatever exists — the garbage of runs finished meanwhile included —
+and full collections are rare, so without it every finished run would stay in memory.
 """
 
 from __future__ import annotations
 
 import gc
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -53,3 +59,18 @@ def run_gc() -> Iterator[None]:
                 if _saved is not None:
                     gc.set_threshold(*_saved)
                 gc.unfreeze()
+
+
+def collect() -> float:
+    """A full collection that also reaches the objects frozen by the runs in progress (their live objects are
+    frozen again afterwards); the seconds it took. For long-lived processes that run many runs (the run server)."""
+    with _lock:
+        started = time.perf_counter()
+        if _active:
+            gc.unfreeze()
+        try:
+            gc.collect()
+        finally:
+            if _active:
+                gc.freeze()
+        return time.perf_counter() - started

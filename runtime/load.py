@@ -13,7 +13,8 @@ from typing import Any, Mapping
 
 from pydantic import ValidationError
 
-from runtime.reference import NONE_AXIS, Reference, ReferenceModelError, from_data, parse_sign
+from runtime.reference import (MAX_NESTING, NONE_AXIS, Reference, ReferenceModelError, from_data, nesting_depth,
+                               parse_sign)
 
 SCHEMA_MAJOR = "ncdc.schedule/1"
 
@@ -113,10 +114,20 @@ def _read_json(path: Path, what: str) -> tuple[Any, bytes]:
         raw = path.read_bytes()
     except OSError as exc:
         raise LoadError(f"{path}: cannot read {what}: {exc.strerror or exc}") from None
+    return parse_json(raw, f"{path}: {what}"), raw
+
+
+def parse_json(text: str | bytes, where: str) -> Any:
+    """JSON from ``text``; ``LoadError`` naming ``where`` when it is not JSON or nests beyond the parser's reach.
+
+    (Inputs are held to ``MAX_NESTING`` by ``initial_values``; here only nesting too deep to parse at all.)
+    """
     try:
-        return json.loads(raw), raw
+        return json.loads(text)
+    except RecursionError:  # the C decoder's own guard: raised before any partial value exists
+        raise LoadError(f"{where} nests lists or objects deeper than {MAX_NESTING} levels (the limit)") from None
     except (ValueError, UnicodeDecodeError) as exc:
-        raise LoadError(f"{path}: {what} is not valid JSON: {exc}") from None
+        raise LoadError(f"{where} is not valid JSON: {exc}") from None
 
 
 def load_compiled(schedule_path: Path) -> Plan:
@@ -224,20 +235,39 @@ def ground_reference(plan: Plan, name: str, data: Any, *, from_repository: bool,
         if sign is not None and sign.norm == "file_location":
             try:
                 path = confine(plan.plan_dir, sign.signifier)
-                parsed = json.loads(path.read_text(encoding="utf-8"))
+                parsed = parse_json(path.read_bytes(), f"ground concept {name}: {sign.signifier}")
             except PermissionError as exc:
                 raise LoadError(f"ground concept {name}: {exc}") from None
             except OSError as exc:
                 raise LoadError(f"ground concept {name}: cannot read {sign.signifier}: "
                                 f"{exc.strerror or exc}") from None
-            except ValueError as exc:
-                raise LoadError(f"ground concept {name}: {sign.signifier} is not valid JSON: {exc}") from None
+            _check_nesting(f"ground concept {name}: {sign.signifier}", parsed)
             data = parsed
     data = _unwrap_levels(data, len(axes))
+    if not from_repository:
+        _check_fits(name, data, axes)
     try:
         return from_data(data, axes)
     except ReferenceModelError as exc:
         raise LoadError(f"ground concept {name}: {exc}") from None
+
+
+def _check_nesting(where: str, value: Any) -> None:
+    """Every later stage (copying, encoding, hashing, storing) walks values recursively: bound them first."""
+    if nesting_depth(value) > MAX_NESTING:
+        raise LoadError(f"{where}: the value nests lists or objects deeper than {MAX_NESTING} levels (the limit)")
+
+
+def _check_fits(name: str, data: Any, axes: list[str]) -> None:
+    """A concept without axes holds exactly one value (§2.1): a list of another length than one cannot be it.
+
+    Without this a list would silently become several values (or none) of a single-valued concept; a list that
+    is meant as the one value is written wrapped, ``[[1, 2]]`` (§3.3 unwraps only one-element levels)."""
+    if axes != [NONE_AXIS] or not isinstance(data, list) or len(data) == 1:
+        return
+    got = "an empty list" if not data else f"a list of {len(data)} items"
+    raise LoadError(f"inputs: {name}: expected a single value ({name} has no axes), got {got}; "
+                    f"to give a list as the one value, wrap it in another list")
 
 
 def read_inputs(inputs: Any) -> dict[str, Any]:
@@ -250,6 +280,20 @@ def read_inputs(inputs: Any) -> dict[str, Any]:
     if not isinstance(inputs, Mapping):
         raise LoadError("the inputs file must hold a JSON object mapping concept names to data")
     return {k: v for k, v in inputs.items() if not str(k).startswith("_")}
+
+
+def read_memory(memory: Any) -> dict[str, Any]:
+    """The ``--memory`` mapping (§2.6 ``memorized_parameter``) from a JSON file path or a mapping; {} for None."""
+    if memory is None:
+        return {}
+    where = "memory"
+    if isinstance(memory, (str, Path)):
+        where = f"{memory}: memory file"
+        memory, _ = _read_json(Path(memory), "memory file")
+    if not isinstance(memory, Mapping):
+        raise LoadError(f"{where} must hold a JSON object mapping parameter names to values, "
+                        f"not {type(memory).__name__}")
+    return dict(memory)
 
 
 def external_input_names(plan: Plan) -> set[str]:
@@ -266,6 +310,7 @@ def initial_values(plan: Plan, inputs: Mapping[str, Any]) -> tuple[dict[str, Ref
         if name not in plan.concepts:
             raise LoadError(f"inputs: unknown concept {name!r}")
         concept = plan.concepts[name]
+        _check_nesting(f"inputs: {name}", raw)
         axes = None
         data = raw
         if isinstance(raw, dict) and "data" in raw:

@@ -9,6 +9,7 @@ environment check of §9.7 refuses. Outcomes are returned; validation, usage and
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import platform
 import threading
@@ -21,14 +22,21 @@ from typing import Any
 from runtime import reconcile
 from runtime.executors import select_executors
 from runtime.gcpolicy import run_gc
-from runtime.load import LoadError, Plan, initial_values, load_plan, missing_ground, read_inputs
+from runtime.load import LoadError, Plan, initial_values, load_plan, missing_ground, read_inputs, read_memory
 from runtime.perception import Perceiver
 from runtime.recorder import Recorder, now
 from runtime.replay import Replay, lineage_calls, open_replay
 from runtime.scheduler import RunState, Scheduler
 from runtime.store import Store, StoreError, open_store, validate_run_id
+from runtime.store.lease import DEFAULT_LEASE_SECONDS, LeaseKeeper, check_lease_seconds, new_holder
+
+log = logging.getLogger("ncd.run")
 
 RUNTIME_VERSION = "1.0.0"
+# how long running cells may still finish after a cancel or an interrupt before their waits are woken (§6.4): a
+# model answer or a binding about to return is kept instead of being paid for twice on resume. Short: Ctrl-C must
+# end the run within a second (issue 13 rule 4), and a cell asleep in a backoff has nothing to finish
+CANCEL_GRACE_S = 0.5
 
 DEFAULTS: dict[str, Any] = {
     "max_concurrency": 4, "max_loop_iterations": 10000, "max_cycles": 0, "retries": 5,
@@ -36,10 +44,37 @@ DEFAULTS: dict[str, Any] = {
     "bindings": {}, "llm_model": None, "llm_base_url": None, "checkpoint_every": 0, "max_retries_total": 0,
     "allow_model_change": False, "keep_llm_results": False, "llm_concurrency": 4, "llm_timeout": 120.0,
     "llm_system": None, "parse_retries": 1, "price": (), "no_store_prompts": False, "max_tokens": 0,
-    "max_cost_usd": 0.0, "max_llm_calls": 0, "replay": None, "replay_fallback": "fail",
+    "max_cost_usd": 0.0, "max_llm_calls": 0, "replay": None, "replay_fallback": "fail", "max_answer_bytes": 1 << 20,
+    "timeout": 0.0, "max_executions": 0, "python_timeout": 300.0, "on_cell_error": "fail", "fail_fast": False,
+    "memory": None, "interactive": False,
 }
 # options that describe where files are, not what the run computes: not compared, kept as given
 _PATHS = ("plan_dir", "output_dir", "allow_dir")
+# options that describe one invocation, not the run: stored for the record, never carried into a resume (a resume
+# by the run server must not wait on a terminal that asked for a value once)
+_SESSION = ("interactive",)
+
+
+def _check_run_options(opts: dict[str, Any]) -> None:
+    """The RUNTIME §1 run options this module interprets itself; a bad value raises LoadError naming it."""
+    for name in ("timeout", "max_executions", "python_timeout"):
+        value = opts.get(name)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < float("inf"):
+            raise LoadError(f"{name} must be a non-negative finite number, got {value!r}")
+    if opts["python_timeout"] == 0:
+        raise LoadError("python_timeout must be greater than 0 (seconds per binding call)")
+    if opts.get("on_cell_error") not in ("fail", "skip"):
+        raise LoadError(f"on_cell_error must be 'fail' or 'skip', got {opts.get('on_cell_error')!r}")
+
+
+def _shielded(action: Callable[[], Any]) -> Any:
+    """Run ``action`` to its end even while more Ctrl-Cs arrive: each one restarts it (it must be safe to repeat).
+    What must survive an impatient user is the stored ``interrupted`` status."""
+    while True:
+        try:
+            return action()
+        except KeyboardInterrupt:
+            continue
 
 
 @dataclass
@@ -90,6 +125,10 @@ class Orchestrator:
             opts["max_concurrency"] = max_concurrency
         if int(opts["max_concurrency"]) < 1:
             raise LoadError("--max-concurrency must be at least 1")
+        _check_run_options(opts)
+        memory = read_memory(opts.get("memory"))
+        if isinstance(opts.get("memory"), (str, Path)):
+            opts["memory"] = str(Path(opts["memory"]).resolve())  # a resume from another directory reads it too
         self.options = opts
         self.plan: Plan = load_plan(plan, opts.get("plan_dir"))
         try:
@@ -107,7 +146,7 @@ class Orchestrator:
         self.executors = select_executors(self.plan, bindings, opts, replay)
         self.provisions = reconcile.provision_hashes(self.plan, bindings)
         allow = tuple(Path(a).resolve() for a in opts.get("allow_dir") or ())
-        self.perceiver = Perceiver(self.plan.plan_dir, allow)
+        self.perceiver = Perceiver(self.plan.plan_dir, allow, memory)
         self.on_result = on_result  # called with every result row as it is recorded (progress displays)
         # called with an attempt's executions row when it starts and when it ends without success (live progress:
         # a step is running); a successful attempt is reported by its result row
@@ -124,6 +163,19 @@ class Orchestrator:
         self._usage: dict[str, Any] = {}
         self._retries = 0
         self._cancelled = False
+        # one per run: set by cancel(), an interrupt and the --timeout deadline; every wait inside a cell wakes on it
+        self._cancel_event = threading.Event()
+        self._grace: threading.Timer | None = None  # sets it CANCEL_GRACE_S after a cancel or an interrupt
+        # one runner per run (runtime/store/lease.py): this runner's identity, and the heartbeat once it holds it
+        try:
+            self.lease_seconds = check_lease_seconds(opts.get("lease_seconds", DEFAULT_LEASE_SECONDS))
+        except StoreError as exc:
+            raise LoadError(str(exc)) from None
+        self._holder = new_holder()
+        self._keeper: LeaseKeeper | None = None
+        self._loaded_seq: int | None = None  # continuity: the latest seq load_checkpoint read
+        self._start_lock = threading.Lock()  # starting vs withdraw(): exactly one of them wins
+        self._interrupt_recorded = False
 
     @classmethod
     def from_ncd(cls, path: str | Path, **kw: Any) -> Orchestrator:
@@ -150,7 +202,8 @@ class Orchestrator:
             raise LoadError(f"run {run_id!r} not found in the store")
         stored_inputs = the_store.get_inputs(run_id)
         # the run's own options are the defaults of its resume: a crash-resume needs no flags repeated
-        merged = {k: v for k, v in (stored.get("options") or {}).items() if k in DEFAULTS and k not in _PATHS}
+        merged = {k: v for k, v in (stored.get("options") or {}).items()
+                  if k in DEFAULTS and k not in _PATHS and k not in _SESSION}
         merged.update({k: v for k, v in (options or {}).items() if v is not None})
         given = read_inputs(inputs) if inputs is not None else None
         if "replay" not in kw and not merged.get("replay"):
@@ -181,6 +234,7 @@ class Orchestrator:
         orch.reconciliation = rec
         if continuity:
             orch.continues = True
+            orch._loaded_seq = latest
             # budgets compare against the run's totals (§8.4): a continued run starts from what it spent
             orch._usage = dict((stored.get("outcome") or {}).get("usage") or {})
             orch._retries = int((stored.get("outcome") or {}).get("retries") or 0)
@@ -294,7 +348,58 @@ class Orchestrator:
         row["options"].update(extra_options)
         with self.store.transaction():
             self._store_new_run(row)
+            self._take_lease()
         self.continues = True
+        self._keep_lease()
+
+    def claim(self) -> None:
+        """Take the run's lease and mark it ``running`` now, in one transaction, for a continued run that will run
+        later (the run server queues it). Raises ``LeaseHeld`` naming the holder when another live runner has it,
+        LoadError when another runner advanced the run since it was loaded. ``run()`` then keeps the lease."""
+        if not self.continues:
+            raise LoadError(f"run {self.run_id!r} is not stored yet: register() it")
+        with self._start_lock:
+            if self._keeper is not None:
+                return
+            with self.store.transaction():
+                self._take_lease()
+                self.store.update_run(self.run_id, status="running")
+            self._keep_lease()
+
+    def release(self) -> None:
+        """Give up the run's lease without recording anything: a stored run this process will not execute after
+        all (the run server leaves queued runs to its next start, which must be able to take them at once)."""
+        with self._start_lock:
+            if self._scheduler is None:
+                self._release_lease()
+
+    def _take_lease(self) -> None:
+        """Inside the transaction that marks the run running: its lease for this runner. A continued run must still
+        be where it was loaded from, or another runner executed it in between and our plan of what to run is stale."""
+        self.store.acquire_lease(self.run_id, self._holder, self.lease_seconds)
+        if self._loaded_seq is not None and self.store.last_seq(self.run_id) != self._loaded_seq:
+            raise LoadError(f"run {self.run_id!r} was advanced by another runner since it was loaded; "
+                            f"resume it again")
+
+    def _keep_lease(self) -> None:
+        if self._keeper is None:
+            self._keeper = LeaseKeeper(self.store, self.run_id, self._holder["holder_id"], self.lease_seconds,
+                                       self._lease_lost)
+
+    def _lease_lost(self, message: str) -> None:
+        log.warning("%s; this runner stops", message)
+        self.cancel()  # start nothing new; the fenced commits already refuse this runner's rows
+
+    def _release_lease(self) -> None:
+        """When the run ends (any outcome) or is abandoned: stop the heartbeat and drop the lease."""
+        keeper, self._keeper = self._keeper, None
+        if keeper is None:
+            return
+        keeper.stop()
+        try:
+            self.store.release_lease(self.run_id, self._holder["holder_id"])
+        except StoreError as exc:  # the lease then lapses by itself; our pid, once gone, frees it at once
+            log.warning("run %s: cannot release its lease: %s", self.run_id, exc)
 
     def _store_new_run(self, row: dict[str, Any]) -> None:
         """The run's row and inputs (inside the caller's transaction); LoadError when the run id is taken."""
@@ -304,27 +409,36 @@ class Orchestrator:
         self.store.create_run(row)
         self.store.put_inputs(self.run_id, self.inputs)
 
-    def _ensure_started(self) -> Scheduler:
-        if self._scheduler is not None:
-            return self._scheduler
+    def _ensure_started(self) -> Scheduler | None:
+        """The scheduler, after taking the lease in the transaction that marks the run running; None when the run
+        was withdrawn before it started."""
+        with self._start_lock:
+            if self._scheduler is not None or self._result is not None:
+                return self._scheduler
+            return self._start()
+
+    def _start(self) -> Scheduler:
         store = self.store
         with store.transaction():
+            if not self.continues:
+                self._store_new_run(self._run_row())
+            if self._keeper is None:
+                self._take_lease()
             if self.continues:
                 last = store.last_seq(self.run_id)
                 if last and not any(m["seq"] == last for m in store.checkpoints(self.run_id)[-1:]):
                     store.add_checkpoint(self.run_id, last)  # the recovered state is addressable (§8.3)
                 store.update_run(self.run_id, status="running")
-            else:
-                self._store_new_run(self._run_row())
+        self._keep_lease()
         recorder = Recorder(store, self.run_id, checkpoint_every=int(self.options.get("checkpoint_every") or 0),
                             max_retries_total=int(self.options.get("max_retries_total") or 0),
                             on_row=self.on_result, on_attempt=self.on_attempt, last_seq=store.last_seq(self.run_id),
                             limits={k: self.options.get(k) for k in ("max_tokens", "max_cost_usd", "max_llm_calls")},
-                            usage=self._usage, retries_spent=self._retries)
+                            usage=self._usage, retries_spent=self._retries, lease=self._holder["holder_id"])
         restore = self.reconciliation.restore if self.reconciliation else None
         self._recorder = recorder
         self._scheduler = Scheduler(self.plan, self.ground, self.externals, self.executors, self.perceiver,
-                                    self.options, recorder, restore, self.provisions)
+                                    self.options, recorder, restore, self.provisions, cancel=self._cancel_event)
         if self._cancelled:
             self._scheduler.budget = "cancelled"
         if not self.missing:
@@ -335,16 +449,22 @@ class Orchestrator:
         """Run to the end (after any ``step()`` calls) and return the outcome."""
         if self._result is not None:
             return self._result
-        scheduler = self._ensure_started()
-        if self.missing:
-            return self._end(None, [{"reason": "missing_ground_data", "concepts": self.missing}])
         try:
-            with run_gc():  # GC settings for the span of the run (runtime/gcpolicy.py); never affects outputs
-                scheduler.pump()
-        except KeyboardInterrupt:
-            self._interrupt()
-            raise
-        return self._end(scheduler.finish())
+            scheduler = self._ensure_started()
+            if scheduler is None:
+                assert self._result is not None
+                return self._result
+            if self.missing:
+                return self._end(None, [{"reason": "missing_ground_data", "concepts": self.missing}])
+            try:
+                with run_gc():  # GC settings for the span of the run (runtime/gcpolicy.py); never affects outputs
+                    scheduler.pump()
+            except KeyboardInterrupt:
+                self._interrupt()
+                raise
+            return self._end(scheduler.finish())
+        finally:
+            self._release_lease()  # whatever ended the run: its outcome is recorded (or it failed to be)
 
     async def run_async(self) -> RunResult:
         """``run()`` as a coroutine: the scheduler's own threads do the work, the event loop stays free."""
@@ -354,7 +474,17 @@ class Orchestrator:
         """Execute exactly one wave (§4.4, §13): the lowest wave that still has work, started, awaited, committed."""
         if self._result is not None:
             return WaveResult(self._result.cycles, [], self._result.outcome)
+        try:
+            return self._step()
+        except BaseException:
+            self._release_lease()
+            raise
+
+    def _step(self) -> WaveResult:
         scheduler = self._ensure_started()
+        if scheduler is None:
+            assert self._result is not None
+            return WaveResult(0, [], self._result.outcome)
         if self.missing:
             result = self._end(None, [{"reason": "missing_ground_data", "concepts": self.missing}])
             return WaveResult(0, [], result.outcome)
@@ -375,27 +505,68 @@ class Orchestrator:
         return WaveResult(wave, ran, outcome)
 
     def cancel(self) -> None:
-        """Stop starting work (from any thread): running cells finish, the run ends ``interrupted`` and can be
-        resumed. Used by the run server; Ctrl-C does the same at the CLI."""
+        """Stop starting work (from any thread): running cells get ``CANCEL_GRACE_S`` to finish, then every wait
+        inside them is woken; the run ends ``interrupted`` and can be resumed. Used by the run server; Ctrl-C does
+        the same at the CLI."""
         self._cancelled = True
         if self._scheduler is not None:
             self._scheduler.budget = "cancelled"
+        self._cancel_cells()
+
+    def _cancel_cells(self) -> None:
+        """Set the run's cancel event once the grace period has passed (§6.4: running cells may finish first)."""
+        with self._lock:
+            if self._grace is not None or self._cancel_event.is_set():
+                return
+            self._grace = threading.Timer(CANCEL_GRACE_S, self._cancel_event.set)
+            self._grace.daemon = True
+            self._grace.start()
+
+    def withdraw(self, reason: dict[str, Any]) -> bool:
+        """Cancel a stored run that has not started executing (the run server's queued run): record it
+        ``interrupted`` now, durably — a crash before a worker would have picked it up must not run it — and release
+        its lease; a later ``run()`` returns that outcome. False when it has already started: use ``cancel()``."""
+        with self._start_lock:
+            if self._scheduler is not None or self._result is not None:
+                return False
+            self.cancel()
+            if self.continues:
+                with self.store.transaction():
+                    stored = self.store.get_run(self.run_id) or {}
+                    outcome = {**(stored.get("outcome") or {}), "reasons": [reason]}  # keeps usage for budgets
+                    self.store.update_run(self.run_id, status="interrupted", finished_at=now(), outcome=outcome)
+            self._result = RunResult(self.run_id, "interrupted", {}, 0, 0, [reason])
+        self._release_lease()
+        return True
 
     def _interrupt(self) -> None:
-        """SIGINT/SIGTERM: stop starting work, keep what finished, checkpoint, record ``interrupted`` (§6.4)."""
+        """SIGINT/SIGTERM: stop starting work, keep what finished, checkpoint, record ``interrupted`` (§6.4). A
+        second Ctrl-C stops the wait for running cells (they run again on resume) but never the recording."""
         scheduler, recorder = self._scheduler, self._recorder
+        self._cancel_cells()  # after the grace period, waiting cells (backoff, model calls, bindings) give up
         if scheduler is not None:
-            scheduler.stop()
+            try:
+                scheduler.stop()
+            except KeyboardInterrupt:
+                _shielded(scheduler.stop)  # again, without waiting: commits the cells that did finish
         if recorder is not None:
+            _shielded(lambda: self._record_interrupted(recorder))
+
+    def _record_interrupted(self, recorder: Recorder) -> None:
+        """Safe to repeat (a further Ctrl-C restarts it): a repeated marker or status update changes nothing."""
+        if not self._interrupt_recorded:
             recorder.checkpoint()
             recorder.run_update(status="interrupted", finished_at=now(), outcome={"reasons": [
                 {"reason": "interrupted"}]})
-            recorder.close()
+            self._interrupt_recorded = True
+        recorder.close()
 
     def _end(self, state: RunState | None, reasons: list[dict[str, Any]] | None = None) -> RunResult:
         scheduler, recorder = self._scheduler, self._recorder
         assert scheduler is not None and recorder is not None
         scheduler.close()
+        if self._grace is not None:
+            self._grace.cancel()  # nothing is left to wake
         if state is None:
             result = RunResult(self.run_id, "blocked", {}, 0, 0, reasons or [])
         else:
@@ -408,8 +579,10 @@ class Orchestrator:
         recorder.checkpoint()
         recorder.run_update(status=result.outcome, finished_at=now(), outcome={
             "reasons": result.reasons, "cycles": result.cycles, "executed": result.executed,
-            "restored": scheduler.restored, "retries": recorder.retries_spent, "usage": recorder.usage})
+            "restored": scheduler.restored, "retries": recorder.retries_spent, "usage": recorder.usage,
+            "cell_errors": scheduler.cell_errors})
         recorder.close()
+        self._release_lease()
         if recorder.failure is not None:
             raise StoreError(f"the store failed while recording run {self.run_id}: {recorder.failure}")
         self._result = result

@@ -6,6 +6,12 @@ with the scheduler for the interpreter lock). A step's result row and the finish
 the same batch, hence the same transaction: after a crash the executions table never says "completed" for a step
 whose result was lost, and a step whose result is durable is never run again. A failed write is kept and stops the
 run (§8.1): ``failure`` is set, the scheduler starts nothing new, and the run ends with a storage error.
+
+Group commit trades durability of cheap work for speed: after ``kill -9`` a step whose rows were still lingering runs
+again. That is only acceptable for steps cheaper than ``DURABLE_STEP_S``: a step that took longer, or that called a
+model, is handed over with ``durable=True`` and the scheduler calls ``barrier()`` before it starts anything else, so
+its rows are committed before any dependent can start; a model call's row is committed before the call returns to
+its cell (the answer is paid for: a resume must replay it, not ask again).
 """
 
 from __future__ import annotations
@@ -26,6 +32,8 @@ from runtime.store.batch import WriteBatch
 # At most this long, or this many rows, between a step finishing and its rows being committed.
 LINGER_S = 0.05
 LINGER_ROWS = 2048
+# Steps that took at least this long are committed before their dependents start (issue 13 rule 12).
+DURABLE_STEP_S = 0.010
 
 
 def now() -> str:
@@ -47,6 +55,7 @@ class StepJournal:
     recorder: Recorder
     attempts: list[Attempt] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    called_model: bool = False  # a step that paid for a model answer is always made durable before dependents
 
     def attempt_started(self, cell: Cell, attempt: int) -> Attempt:
         handle = Attempt({"flow_index": cell.flow_index, "inference_id": cell.inference_id,
@@ -71,6 +80,7 @@ class StepJournal:
 
     def model_call(self, cell: Cell, attempt: int, row: dict[str, Any]) -> None:
         with self.lock:
+            self.called_model = True
             handle = next((a for a in reversed(self.attempts) if a.row["attempt"] == attempt
                            and a.row["cell"] == json.dumps(list(cell.position))), None)
         self.recorder.model_call(cell, attempt, row, handle.row if handle is not None else None)
@@ -93,9 +103,11 @@ class Recorder:
                  on_row: Callable[[dict[str, Any]], None] | None = None,
                  on_attempt: Callable[[dict[str, Any]], None] | None = None, last_seq: int = 0,
                  limits: dict[str, float] | None = None, usage: dict[str, float] | None = None,
-                 retries_spent: int = 0) -> None:
+                 retries_spent: int = 0, lease: str | None = None) -> None:
         self.store = store
         self.run_id = run_id
+        self.lease = lease  # the holder id every commit is fenced with (runtime/store/lease.py)
+        self._durable_pending = False  # a durable row was handed over since the last barrier()
         self.checkpoint_every = max(0, int(checkpoint_every or 0))
         self.max_retries_total = max(0, int(max_retries_total or 0))
         self.on_row = on_row
@@ -117,7 +129,12 @@ class Recorder:
         self.limits = {k: v for k, v in (limits or {}).items() if v}
         self.usage: dict[str, float] = {"calls": 0, "prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0,
                                         "cost_usd": 0.0, "replayed": 0, **(usage or {})}
-        self.exhausted: str | None = None
+        # a continued run that had reached a budget starts exhausted: a resume must not buy one more call (§8.4)
+        self.exhausted: str | None = next(
+            (budget for budget, used in (("max_llm_calls", self.usage["calls"]),
+                                         ("max_tokens", self.usage["total_tokens"]),
+                                         ("max_cost_usd", self.usage["cost_usd"]))
+             if self.limits.get(budget) and used >= self.limits[budget]), None)
         self._usage_lock = threading.Lock()
         self._thread = threading.Thread(target=self._drain, name=f"ncd-store-{run_id}", daemon=True)
         self._thread.start()
@@ -148,6 +165,7 @@ class Recorder:
                         break
                     self._cond.wait(left)
                 batch, self._batch, self._size = self._batch, WriteBatch(), 0
+                batch.lease = self.lease
                 self._busy = True
             try:
                 if self.failure is None:
@@ -181,8 +199,11 @@ class Recorder:
     # ---------------------------------------------------------------- rows
 
     def result(self, row: dict[str, Any], *, attempts: list[Attempt] = (),  # type: ignore[assignment]
-               execution: dict[str, Any] | None = None) -> None:
-        """Append one result row (§8.3) with the finish of its successful attempts, or its one execution row."""
+               execution: dict[str, Any] | None = None, durable: bool = False) -> None:
+        """Append one result row (§8.3) with the finish of its successful attempts, or its one execution row.
+        ``durable``: the row must be committed before the next ``barrier()`` returns (an expensive step)."""
+        if durable:
+            self._durable_pending = True
         value = row.pop("value", None)
         if isinstance(value, Reference):
             # insertion order, as a fresh run hands it to bindings; the hash alone is over canonical JSON (§2.5)
@@ -208,6 +229,13 @@ class Recorder:
                 self.on_row(row)
         self._add(put)
 
+    def barrier(self) -> None:
+        """Before the scheduler starts more work: wait until every durable row handed over so far is committed.
+        Cheap rows alone never wait here (group commit keeps them lingering)."""
+        if self._durable_pending:
+            self._durable_pending = False
+            self.flush()
+
     def checkpoint(self) -> None:
         """A marker over the last row written so far (a wave closed, or the run ended)."""
         self._add(lambda b: b.markers.append(len(b.results)))
@@ -232,6 +260,8 @@ class Recorder:
                 if limit and used >= limit and self.exhausted is None:
                     self.exhausted = budget
         self._add(lambda b: b.llm_calls.append((full, execution)))
+        if row.get("status") != "replayed":  # a replayed answer is free to derive again; a paid one is not
+            self.flush()
 
     def spend_retry(self) -> bool:
         with self._retry_lock:

@@ -23,9 +23,14 @@ NONE_AXIS: Final = "_none_axis"
 LEGACY_SKIP: Final = "@#SKIP#@"  # read as Skip in input data only (§2.2)
 ERROR_KINDS: Final = frozenset({
     "transient", "parse_error", "executor_error", "contract_error", "path_violation", "missing_input",
-    "replay_miss", "shape_error", "no_output", "storage_error",
+    "replay_miss", "shape_error", "no_output", "storage_error", "answer_too_large",
+    "timeout",  # a binding call past --python-timeout (§10.1)
 })
 Element = Any  # JSON value | Skip | Error
+# Levels of lists and objects a value may nest: inputs (axis levels included) and elements alike. Every stage that
+# walks values (copying, encoding, hashing, the store) recurses, so a bound far below Python's recursion limit
+# keeps them all safe whatever the caller's stack depth; real plans nest a handful of levels.
+MAX_NESTING: Final = 100
 
 
 class ReferenceModelError(ValueError):
@@ -71,7 +76,7 @@ class Error:
             raise ReferenceEncodingError(f"malformed Error({self.kind!r}, {self.message!r}, {self.attempts!r})")
 
 
-def _element(x: Element, where: str = "element") -> Element:
+def _element(x: Element, where: str = "element", depth: int = 0) -> Element:
     """A fresh, validated copy of ``x`` (tuples become lists). Copying keeps References immutable."""
     if x is None or x is Skip or isinstance(x, (bool, str, Error)):
         return x
@@ -81,12 +86,14 @@ def _element(x: Element, where: str = "element") -> Element:
         if not math.isfinite(x):
             raise ReferenceEncodingError(f"{where}: {x!r} is not a JSON number")
         return x
+    if isinstance(x, (list, tuple, dict)) and depth >= MAX_NESTING:
+        raise ReferenceEncodingError(f"{where}: lists and objects nest deeper than {MAX_NESTING} levels")
     if isinstance(x, (list, tuple)):
-        return [_element(i, where) for i in x]
+        return [_element(i, where, depth + 1) for i in x]
     if isinstance(x, dict):
         if not all(isinstance(k, str) for k in x):
             raise ReferenceEncodingError(f"{where}: object keys must be strings, got {list(x)!r}")
-        return {k: _element(v, where) for k, v in x.items()}
+        return {k: _element(v, where, depth + 1) for k, v in x.items()}
     raise ReferenceEncodingError(f"{where}: {type(x).__name__} {x!r} is not a JSON value, Skip or Error")
 
 
@@ -320,6 +327,20 @@ class Reference:
 
 # ---------------------------------------------------------------- building (§2.3)
 
+def nesting_depth(value: Any, limit: int = MAX_NESTING) -> int:
+    """Levels of lists and objects in ``value``, counted without recursion; stops early at ``limit + 1``."""
+    deepest, stack = 0, [(value, 0)]
+    while stack:
+        node, level = stack.pop()
+        if isinstance(node, (list, tuple, dict)):
+            level += 1
+            if level > limit:
+                return level
+            deepest = max(deepest, level)
+            stack.extend((child, level) for child in (node.values() if isinstance(node, dict) else node))
+    return deepest
+
+
 def _depth(x: Any) -> int:
     """List depth common to all branches, for foreign data without axis names."""
     if not isinstance(x, (list, tuple)):
@@ -377,6 +398,9 @@ def _aligned_axes(refs: Sequence[Reference]) -> tuple[list[str], list[int]]:
         for a, size in zip(ref.axes, ref.shape):
             if a == NONE_AXIS and size == 1:
                 continue
+            if a == NONE_AXIS and size > 1:  # a single value's axis holding several: no cell lines up with it
+                raise ReferenceShapeError(f"align: input {n} has axis {NONE_AXIS!r} of size {size}, but it holds "
+                                          f"one value (size 1); lay a list out along a named axis (`%:`)")
             if a in sizes and sizes[a][0] != size:
                 raise ReferenceShapeError(
                     f"align: axis {a!r} has size {sizes[a][0]} in input {sizes[a][1]} but size {size} in input "

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from runtime.load import LoadError
+from runtime.load import LoadError, parse_json
 from runtime.store.base import Store
 
 
@@ -54,11 +54,14 @@ class Replay:
             lines = Path(path).read_text(encoding="utf-8").splitlines()
         except OSError as exc:
             raise LoadError(f"--replay {path}: cannot read: {exc.strerror or exc}") from None
+        except UnicodeDecodeError as exc:
+            raise LoadError(f"--replay {path}: not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset "
+                            f"{exc.start}); a replay file is JSON lines") from None
         for n, line in enumerate(lines, 1):
             if not line.strip():
                 continue
             try:
-                doc = json.loads(line)
+                doc = parse_json(line, f"--replay {path}:{n}")
                 key, text = doc["key"], doc.get("response_text")
                 if text is None:
                     out_value = doc["output"]
@@ -72,7 +75,7 @@ class Replay:
 def _output(text: str) -> Any:
     try:
         return json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested too deep to parse: the answer's text stands
         return text.strip()
 
 

@@ -14,16 +14,24 @@ import bisect
 import hashlib
 import heapq
 import itertools
+import json
+import logging
+import sys
+import threading
+import time
 from collections import Counter
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Any, Callable
 
 from runtime.executors.attempts import BudgetExhausted, Cell, CellContext
-from runtime.load import Plan, flow_key
-from runtime.recorder import Recorder, now
+from runtime.executors.python import abandonable
+from runtime.load import LoadError, Plan, flow_key, ground_reference
+from runtime.recorder import DURABLE_STEP_S, Recorder, now
 from runtime.reference import Reference, Skip
 from runtime.scopes import _MET, Instance, LoopRun, Result, RunState, Scope, Stored
 from runtime.sequences import Outcome, StepFailure, assigning, grouping, looping, semantic, timing
+
+log = logging.getLogger("ncd_run.scheduler")
 
 
 def _drop(counter: Counter[int], key: int) -> None:
@@ -35,12 +43,22 @@ def _drop(counter: Counter[int], key: int) -> None:
         del counter[key]
 
 
+def _prompt(question: str) -> str | None:
+    """One line from stdin after ``question`` on stderr; None at end of input."""
+    sys.stderr.write(question)
+    sys.stderr.flush()
+    line = sys.stdin.readline()
+    return line if line else None
+
+
 class Scheduler:
     def __init__(self, plan: Plan, ground: dict[str, Reference], externals: dict[str, Reference],
                  executors: dict[str, Any], perceive: Callable[[Any], Any], options: dict[str, Any],
                  recorder: Recorder, restore: dict[tuple[str, str], dict[str, Any]] | None = None,
-                 provisions: dict[str, str | None] | None = None) -> None:
+                 provisions: dict[str, str | None] | None = None, cancel: threading.Event | None = None) -> None:
         self.plan = plan
+        # the run's cancel event (set by a cancel, an interrupt or --timeout): every wait inside a cell wakes on it
+        self.cancel = cancel if cancel is not None else threading.Event()
         self.externals = externals
         self.executors = executors
         self.perceive = perceive
@@ -61,6 +79,13 @@ class Scheduler:
         self.max_concurrency = max(1, int(options.get("max_concurrency") or 4))
         self.max_loop = int(options.get("max_loop_iterations") or 10000)
         self.max_cycles = int(options.get("max_cycles") or 0)
+        self.max_executions = int(options.get("max_executions") or 0)
+        self.fail_fast = bool(options.get("fail_fast"))
+        self.skip_errors = options.get("on_cell_error") == "skip"
+        self.deadline: float | None = None          # time.monotonic() when --timeout ends this invocation
+        self.budget_message: str | None = None      # why the budget stopped scheduling, for the outcome reasons
+        self.cell_errors = 0                        # Error cells turned into Skip (--on-cell-error skip, §6.3)
+        self._ask_lock = threading.Lock()           # one --interactive question on the terminal at a time
         self.top = Scope("", None, ())
         for name, ref in ground.items():
             self.top.values[name] = Stored(ref, 0)
@@ -259,6 +284,9 @@ class Scheduler:
         return self.finish()
 
     def begin(self) -> None:
+        timeout = float(self.options.get("timeout") or 0)
+        if timeout:
+            self.deadline = time.monotonic() + timeout
         self._populate(self.top, self._members.get(None, []))
         self._pool = ThreadPoolExecutor(max_workers=self.max_concurrency, thread_name_prefix="ncd-run")
 
@@ -280,10 +308,32 @@ class Scheduler:
     def halted(self) -> bool:
         if not self.budget and self.recorder.exhausted:
             self.budget = self.recorder.exhausted  # a token, cost or call budget (§8.4)
-        return bool(self.budget) or self.recorder.failure is not None
+        return bool(self.budget) or self._failed_fast() or self.recorder.failure is not None
+
+    def _failed_fast(self) -> bool:
+        """--fail-fast (§6.4): an inference failed (one that would make the run ``failed``, not ``blocked``),
+        counting results not committed yet, so nothing starts in the same pass that saw it fail."""
+        if not self.fail_fast:
+            return False
+        return any(f["kind"] != "missing_input" for f in self.failures) or any(
+            r.status == "failed" and r.error is not None and r.error.kind != "missing_input" for r in self.done)
+
+    def _check_deadline(self) -> None:
+        """--timeout: once the deadline passes, nothing new starts and waiting cells are cancelled."""
+        if not self.budget and self.deadline is not None and time.monotonic() >= self.deadline:
+            self._stop_for("timeout", f"--timeout {float(self.options['timeout']):g} s passed; running cells "
+                                      f"were cancelled")
+
+    def _stop_for(self, budget: str, message: str) -> None:
+        """A run-wide budget is spent: start nothing new and wake every waiting cell (§6.4)."""
+        self.budget = self.budget or budget
+        self.budget_message = self.budget_message or message
+        if budget == "timeout":
+            self.cancel.set()
 
     def next_wave(self) -> int | None:
         """The lowest wave a ready instance would run in, or None when nothing can start (§4.4)."""
+        self._check_deadline()
         if self.halted():
             return None
         return min(self._ready_bases) + 1 if self._ready_bases else None
@@ -294,6 +344,7 @@ class Scheduler:
         pool, futures = self._pool, self._futures
         assert pool is not None
         while True:
+            self._check_deadline()
             deferred: list[tuple[tuple, Instance]] = []
             while self.ready and not self.halted() and len(futures) < self.max_concurrency:
                 item = heapq.heappop(self.ready)
@@ -312,19 +363,40 @@ class Scheduler:
                 for res in batch:
                     self._commit(res)
                 self._mark_closed_waves()
+                self.recorder.barrier()  # expensive steps are durable before anything (a dependent) starts
                 continue
             if not futures:
                 break
-            finished, _ = wait(list(futures), return_when=FIRST_COMPLETED)
+            left = None if self.deadline is None or self.budget else max(0.0, self.deadline - time.monotonic())
+            finished, _ = wait(list(futures), timeout=left, return_when=FIRST_COMPLETED)
             for fut in finished:
                 inst = futures.pop(fut)
+                inst.took = time.monotonic() - inst.started_mono
                 try:
                     self.done.append(Result(inst, "completed", fut.result()))
                 except StepFailure as exc:
+                    if exc.kind == "cancelled" and self.cancel.is_set():
+                        continue  # stopped mid-wait by a cancel, not failed: nothing is recorded, a resume reruns it
                     self.done.append(Result(inst, "failed", error=exc))
-                except Exception as exc:  # a bug in a sequence: record it as a typed failure
-                    self.done.append(Result(inst, "failed", error=StepFailure(
-                        "executor_error", f"inference {inst.fi}: internal error {type(exc).__name__}: {exc}")))
+                except Exception as exc:  # a bug in a sequence: logged with its traceback, the step fails typed
+                    self.done.append(Result(inst, "failed", error=self._sequence_bug(inst, exc)))
+
+    @staticmethod
+    def _sequence_bug(inst: Instance, exc: Exception) -> StepFailure:
+        """An exception no sequence should raise: its traceback goes to the log (RUNTIME §6.1 amendment: it
+        fails the inference, never the process) and the step gets a typed error naming it."""
+        message = f"inference {inst.fi}: internal error {type(exc).__name__}: {exc}"
+        log.error("%s (%s sequence; the step fails)", message, inst.inf["inference_sequence"], exc_info=exc)
+        return StepFailure("executor_error", message)
+
+    def _inline(self, inst: Instance, run: Callable[[dict[str, Any], Any], Outcome], view: Any) -> Result:
+        """A sequence computed on the scheduler's thread (assigning, grouping) as a Result, never an exception."""
+        try:
+            return Result(inst, "completed", run(inst.inf, view))
+        except StepFailure as exc:
+            return Result(inst, "failed", error=exc)
+        except Exception as exc:  # a bug in a sequence: logged with its traceback, the step fails typed
+            return Result(inst, "failed", error=self._sequence_bug(inst, exc))
 
     def stop(self) -> None:
         """Start nothing new, let running cells finish, and commit what finished (an interrupt, §6.4)."""
@@ -336,8 +408,10 @@ class Scheduler:
             if fut.done() and not fut.cancelled():
                 try:
                     self.done.append(Result(inst, "completed", fut.result()))
-                except Exception:  # a failed cell is simply run again on resume
+                except StepFailure:  # a failed cell is simply run again on resume
                     continue
+                except Exception as exc:  # a sequence bug: logged, and the step runs again on resume
+                    self._sequence_bug(inst, exc)
         self._futures.clear()
         batch, self.done = sorted(self.done, key=lambda r: r.inst.key), []
         for res in batch:
@@ -360,11 +434,17 @@ class Scheduler:
             self.budget = "max_cycles"
             inst.status = "ready"
             return
+        restored = self.restore.get((inst.inf["id"], inst.scope.path)) if self.restore else None
+        if restored is None and self.max_executions and self.executed >= self.max_executions:
+            self._stop_for("max_executions", f"--max-executions {self.max_executions} inferences were executed")
+            inst.status = "ready"
+            return
         inst.status = "running"
         inst.started_at = now()
+        inst.started_mono = time.monotonic()
         self.cycles = max(self.cycles, inst.wave)
         seq = inst.inf["inference_sequence"]
-        inst.restored = self.restore.get((inst.inf["id"], inst.scope.path)) if self.restore else None
+        inst.restored = restored
         if inst.restored is not None:
             self.restored += 1
         else:
@@ -383,21 +463,26 @@ class Scheduler:
         inst.inputs_hash = self._inputs_hash(inst)
         try:
             if seq == "assigning":
-                self.done.append(Result(inst, "completed", assigning.run(inst.inf, view)))
+                self.done.append(self._inline(inst, assigning.run, view))
             elif seq == "grouping":
-                self.done.append(Result(inst, "completed", grouping.run(inst.inf, view)))
+                self.done.append(self._inline(inst, grouping.run, view))
             else:
                 sel = self.executors.get(inst.fi)
                 if sel is not None and sel.kind == "external":
+                    name = inst.inf["concept_to_infer"]
+                    if name not in self.externals and self.options.get("interactive"):
+                        futures[pool.submit(self._ask, inst)] = inst  # a worker waits on the terminal
+                        return
                     self.done.append(self._external(inst))
                     return
                 inst.journal = journal = self.recorder.journal()
                 ident = (inst.fi, inst.inf["id"], inst.scope.path)
 
                 def context(position: tuple[int, ...], wave: int = inst.wave) -> CellContext:
-                    return CellContext(Cell(*ident, position, wave), journal)
+                    return CellContext(Cell(*ident, position, wave), journal, self.cancel)
                 pmap = self._cells().map if sel.kind == "llm" else None
-                futures[pool.submit(semantic.run, inst.inf, view, sel.call, self.perceive, context, pmap)] = inst
+                futures[pool.submit(semantic.run, inst.inf, view, sel.call, self.perceive, context, pmap,
+                                    self.skip_errors)] = inst
         except StepFailure as exc:
             self.done.append(Result(inst, "failed", error=exc))
 
@@ -426,6 +511,26 @@ class Scheduler:
         return Result(inst, "failed", error=StepFailure(
             "missing_input", f"inference {inst.fi}: external input {name} was not provided (give it in --inputs)"))
 
+    def _ask(self, inst: Instance) -> Outcome:
+        """--interactive (§10.4): the external input asked for on stdin, as JSON or else as plain text. Runs in a
+        worker; the terminal is read by a daemon thread so a cancel or --timeout is never blocked by it."""
+        name = inst.inf["concept_to_infer"]
+        with self._ask_lock:
+            line = abandonable(lambda: _prompt(f"ncd-run: value for external input {name} (JSON or text): "),
+                               0, self.cancel, f"inference {inst.fi}: external input {name}", "--interactive")
+        if line is None:
+            raise StepFailure("missing_input", f"inference {inst.fi}: external input {name} was not provided "
+                                               f"(stdin ended before a value was given)")
+        text = line.rstrip("\r\n")
+        try:
+            data = json.loads(text)
+        except ValueError:
+            data = text  # plain text is a string: nobody should have to type quotes at a prompt
+        try:
+            return Outcome(ground_reference(self.plan, name, data, from_repository=False))
+        except LoadError as exc:
+            raise StepFailure("missing_input", f"inference {inst.fi}: {exc}") from None
+
     def _commit(self, res: Result) -> None:
         inst = res.inst
         if inst.status != "running":
@@ -446,6 +551,7 @@ class Scheduler:
             self._gate(inst)
             return
         out = res.outcome
+        self.cell_errors += len(out.meta.get("errors") or ())
         if res.status == "skipped":
             self._write(inst, inst.inf["concept_to_infer"], Stored(Reference.skip(), inst.wave))
             self._finished(inst, "skipped")
@@ -470,8 +576,11 @@ class Scheduler:
                "inputs_hash": inst.inputs_hash, "provision_hash": self.provisions.get(inst.fi), "meta": meta,
                "created_at": now()}
         journal = inst.journal
+        took = inst.took if inst.took is not None else (
+            time.monotonic() - inst.started_mono if inst.started_mono else 0.0)  # never started: a skip
+        durable = took >= DURABLE_STEP_S or (journal is not None and journal.called_model)
         if journal is not None:
-            self.recorder.result(row, attempts=journal.pending())
+            self.recorder.result(row, attempts=journal.pending(), durable=durable)
             return
         execution = None
         if inst.started_at:  # skipped instances never started: no execution
@@ -479,7 +588,7 @@ class Scheduler:
                          "cell": "[]", "attempt": 1, "cycle": inst.wave, "started_at": inst.started_at,
                          "finished_at": now(), "status": status, "error_kind": error[0] if error else None,
                          "error_message": error[1] if error else None}
-        self.recorder.result(row, execution=execution)
+        self.recorder.result(row, execution=execution, durable=durable)
 
     def _finished(self, inst: Instance, status: str) -> None:
         inst.status = status
@@ -673,7 +782,8 @@ class Scheduler:
             reasons.append({"reason": "cancelled"})
         elif self.budget:
             outcome = "budget_exhausted"
-            reasons.append({"budget": self.budget})
+            reasons.append({"budget": self.budget, **({"message": self.budget_message} if self.budget_message
+                                                      else {})})
         elif self.failures and not all(f["kind"] == "missing_input" for f in self.failures):
             outcome = "failed"
         elif root is not None and root.status in ("completed", "skipped"):

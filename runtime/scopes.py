@@ -67,6 +67,8 @@ class Instance:
     restored: dict[str, Any] | None = None   # the stored row this instance is restored from (§9), if any
     journal: Any = None                      # the StepJournal of a semantic execution
     started_at: str = ""
+    started_mono: float = 0.0                # time.monotonic() at start: how long the step took (durability)
+    took: float | None = None                # seconds from start until its completion was seen, once it was
     inputs_hash: str | None = None
     key: tuple = field(init=False, repr=False)  # (flow key, scope order): ready-queue and commit order
 

@@ -7,12 +7,14 @@ received is recorded, so tests can assert on what the client really sent.
 
     with OpenAIServer(lambda req: "true") as server:
         server.script(Status(429, retry_after="1"), Reply())   # first a 429, then the responder's answer
+        server.script(Drip(interval=1.0), Large(30 << 20))     # a body one byte a second; a 30 MB answer
         client = openai.OpenAI(base_url=server.base_url, api_key="k", max_retries=0)
 """
 
 from __future__ import annotations
 
 import json
+import sys
 import threading
 import time
 from collections import deque
@@ -56,7 +58,27 @@ class Malformed:
     body: bytes = b'{"id": "chatcmpl-broken", "choices": [ {'
 
 
-Action = Reply | Status | Hang | Malformed
+@dataclass(frozen=True)
+class Drip:
+    """A 200 whose body (a normal completion of ``text``, or the responder's answer) is sent ``chunk`` bytes every
+    ``interval`` seconds: each read is quick, the whole body slow. Stops when the client hangs up or on stop()."""
+
+    text: str | None = None
+    interval: float = 1.0
+    chunk: int = 1
+
+
+@dataclass(frozen=True)
+class Large:
+    """A 200 completion whose answer is ``size`` bytes of ``fill``, streamed in 64 KiB pieces (never built whole).
+    ``declare_length`` False sends it chunked, without a Content-Length."""
+
+    size: int
+    fill: bytes = b"x"
+    declare_length: bool = True
+
+
+Action = Reply | Status | Hang | Malformed | Drip | Large
 
 
 @dataclass
@@ -71,6 +93,15 @@ class Received:
 
 def _words(text: str) -> int:
     return len(text.split())
+
+
+class _QuietServer(ThreadingHTTPServer):
+    """A client that hangs up mid-answer (a timeout, an abandoned call, a refused huge body) is what tests want,
+    not an error to print."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if not isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError)):
+            super().handle_error(request, client_address)
 
 
 class OpenAIServer:
@@ -133,7 +164,7 @@ class OpenAIServer:
             def do_POST(self) -> None:  # the http.server API names it
                 server._handle(self)
 
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._httpd = _QuietServer(("127.0.0.1", 0), Handler)
         self._httpd.daemon_threads = True
         self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
                                         name="openai-test-server", daemon=True)
@@ -180,6 +211,13 @@ class OpenAIServer:
                                                   "code": str(action.code)}}, headers)
         elif isinstance(action, Malformed):
             self._send_raw(h, 200, action.body)
+        elif isinstance(action, Drip):
+            text = action.text if action.text is not None else self.responder(body)
+            data = json.dumps(self._completion(body, text, Reply(), number)).encode()
+            self._send_pieces(h, len(data), (data[i:i + action.chunk] for i in range(0, len(data), action.chunk)),
+                              action.interval)
+        elif isinstance(action, Large):
+            self._send_large(h, action, number)
         else:
             if action.delay:
                 self._stopping.wait(action.delay)
@@ -201,6 +239,45 @@ class OpenAIServer:
             out["usage"] = {"prompt_tokens": prompt, "completion_tokens": _words(text),
                             "total_tokens": prompt + _words(text)}
         return out
+
+    def _send_large(self, h: BaseHTTPRequestHandler, action: Large, number: int) -> None:
+        head = (f'{{"id": "chatcmpl-test-{number}", "object": "chat.completion", "created": {int(time.time())}, '
+                f'"model": "test-model", "choices": [{{"index": 0, "finish_reason": "stop", "message": '
+                f'{{"role": "assistant", "content": "').encode()
+        tail = b'"}}]}'
+        piece = action.fill * (65536 // len(action.fill))
+
+        def pieces() -> Iterator[bytes]:
+            yield head
+            left = action.size
+            while left > 0:
+                yield piece[:left]
+                left -= len(piece)
+            yield tail
+        length = len(head) + action.size + len(tail) if action.declare_length else None
+        self._send_pieces(h, length, pieces(), 0.0)
+
+    def _send_pieces(self, h: BaseHTTPRequestHandler, length: int | None, pieces: Iterator[bytes],
+                     interval: float) -> None:
+        """A 200 body written piece by piece, ``interval`` seconds apart; chunked when ``length`` is None."""
+        try:
+            h.send_response(200)
+            h.send_header("Content-Type", "application/json")
+            if length is None:
+                h.send_header("Transfer-Encoding", "chunked")
+            else:
+                h.send_header("Content-Length", str(length))
+            h.end_headers()
+            h.wfile.flush()
+            for data in pieces:
+                if self._stopping.is_set() or (interval and self._stopping.wait(interval)):
+                    return
+                h.wfile.write(data if length is not None else b"%x\r\n%s\r\n" % (len(data), data))
+                h.wfile.flush()
+            if length is None:
+                h.wfile.write(b"0\r\n\r\n")
+        except (BrokenPipeError, ConnectionResetError):  # the client gave up: exactly what a test may want
+            h.close_connection = True
 
     @staticmethod
     def _send(h: BaseHTTPRequestHandler, code: int, obj: dict[str, Any], headers: dict[str, str] | None = None) -> None:

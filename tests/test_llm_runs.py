@@ -215,7 +215,8 @@ def test_429_500_and_timeouts_are_retried_through_the_cli(tmp_path, server):
     db = tmp_path / "runs.db"
     server.script(Status(429, retry_after="1"), Status(500), Hang(5), Reply("finally"))
     proc = ncd("run", PLANS / "one.ncd", "--input", '{notes}="n"', "--db", db, "--run-id", "r", "--json",
-               "--llm-timeout", "0.5", *FAST_RETRY, cwd=tmp_path, env=model_env(server))
+               "--llm-timeout", "0.5", "--backoff-base", "0.01", "--backoff-max", "2", cwd=tmp_path,
+               env=model_env(server))  # Retry-After is obeyed up to --backoff-max (issue 13 rule 4)
     assert result(proc)["final"]["{summary}"]["data"] == ["finally"]
     at = [r.at for r in server.requests]
     assert len(at) == 4

@@ -242,7 +242,7 @@ def test_rejected_requests_write_nothing(alice, server):
     assert "extra" in post({"plan_id": "identity", "inputs": {}, "extra": 1}, 422)["message"]
     assert "run_id" in post({"plan_id": "identity", "inputs": {}, "run_id": "../evil"}, 422)["message"]
     assert "run_id" in post({"plan_id": "identity", "inputs": {}, "run_id": "a/b"}, 422)["message"]
-    assert post({"plan_id": "identity", "inputs": {}, "run_id": "taken"}, 409)["code"] == "run_exists"
+    assert post({"plan_id": "identity", "inputs": {}, "run_id": "taken"}, 409)["code"] == "run_id_unavailable"
     assert post(b'{"plan_id": "identity", "inputs": {', 400)["code"] == "malformed_json"
     assert post(b"\xff\xfe", 400)["code"] == "malformed_json"
     assert post(b"[" * 100000 + b"]" * 100000, 400)["code"] == "malformed_json"  # nesting beyond the parser
@@ -299,7 +299,7 @@ def test_token_isolation(server, alice, bob):
     assert other["message"] == missing["message"].replace("no-such-run", "alice-own")
     error_of(bob.get("/api/runs/alice-own/result"), 404)
     error_of(bob.get("/api/runs/alice-own/events"), 404)
-    error_of(bob.post("/api/runs/alice-own/cancel"), 404)
+    error_of(bob.post("/api/runs/alice-own/cancel", headers={"Content-Type": "application/json"}), 404)
     error_of(bob.post("/api/runs/alice-own/resume", json={"mode": "patch"}), 404)
     error_of(bob.post("/api/runs/alice-own/fork", json={}), 404)
     bob_ids = {r["run_id"] for r in bob.get("/api/runs").json()["runs"]}
@@ -322,7 +322,7 @@ def test_cancel_resume_and_live_events(alice, plans):
     wait_for(lambda: alice.get("/api/runs/slow-c1").json()["counts"].get("running"), what="the first step")
     error_of(alice.get("/api/runs/slow-c1/result"), 409)
     error_of(alice.post("/api/runs/slow-c1/resume", json={"mode": "patch"}), 409)
-    cancel = alice.post("/api/runs/slow-c1/cancel")
+    cancel = alice.post("/api/runs/slow-c1/cancel", headers={"Content-Type": "application/json"})
     assert cancel.status_code == 202 and cancel.json()["run_id"] == "slow-c1"
     gate.touch()  # the running step may finish; nothing new starts
     run = wait_status(alice, "slow-c1")
@@ -337,7 +337,7 @@ def test_cancel_resume_and_live_events(alice, plans):
     started = next(d for k, d in live if k == "attempt")
     assert started["attempt"] == 1 and started["cell"] == [0] and "n" not in started
     assert alice.get("/api/runs/slow-c1/result").json()["outcome"] == "interrupted"
-    assert error_of(alice.post("/api/runs/slow-c1/cancel"), 409)["code"] == "run_not_active"
+    assert error_of(alice.post("/api/runs/slow-c1/cancel", json={}), 409)["code"] == "run_not_active"
     resumed = alice.post("/api/runs/slow-c1/resume", json={"mode": "patch"})
     assert resumed.status_code == 202 and resumed.json()["run_id"] == "slow-c1"
     run = wait_status(alice, "slow-c1")
@@ -356,7 +356,7 @@ def test_queued_run_cancelled_before_it_starts(alice, plans):
     assert create(alice, "identity", {}, run_id="queued-1")["queued"] is True
     assert alice.get("/api/runs/queued-1").json()["queued"] is True
     assert alice.get("/healthz").json()["queued_runs"] >= 1
-    assert alice.post("/api/runs/queued-1/cancel").status_code == 202
+    assert alice.post("/api/runs/queued-1/cancel", headers={"Content-Type": "application/json"}).status_code == 202
     for seed in seeds:
         (plans / "slow" / f"GO-{seed}").touch()
     assert wait_status(alice, "queued-1")["status"] == "interrupted"
@@ -378,10 +378,11 @@ def test_fork(alice):
     assert alice.get("/api/runs/fork-1/result").json()["final"] == alice.get("/api/runs/fork-src/result").json()[
         "final"]
     # a fork without a body: from the latest checkpoint, a fresh id
-    latest = alice.post("/api/runs/fork-src/fork")
+    latest = alice.post("/api/runs/fork-src/fork", headers={"Content-Type": "application/json"})
     assert latest.status_code == 201 and latest.json()["parent_run_id"] == "fork-src"
     assert wait_status(alice, latest.json()["run_id"])["status"] == "completed"
-    assert error_of(alice.post("/api/runs/fork-src/fork", json={"run_id": "fork-1"}), 409)["code"] == "run_exists"
+    assert error_of(alice.post("/api/runs/fork-src/fork", json={"run_id": "fork-1"}), 409)["code"] \
+        == "run_id_unavailable"
     assert "checkpoint" in error_of(alice.post("/api/runs/fork-src/fork", json={"cycle": 999}), 422)["message"]
     assert error_of(alice.post("/api/runs/fork-src/fork", json={"plan_id": "nope"}), 422)["code"] == "unknown_plan"
     # a resume from an earlier checkpoint forks (RUNTIME §9.1): 201 and a new id

@@ -223,8 +223,9 @@ def test_run_states_conform(schema, server, plans):
     listed = call(schema, "GET", "/api/runs", 200, query={"status": "running", "plan_id": "slow"}).json()
     assert [r["run_id"] for r in listed["runs"]] == ["slow-g1"]
     call(schema, "GET", "/api/plans/{plan_id}", 200, path_parameters={"plan_id": "slow"})
-    assert call(schema, "POST", "/api/runs/{run_id}/cancel", 202, path_parameters=run).json()["cancelling"]
-    call(schema, "POST", "/api/runs/{run_id}/cancel", (202, 409), path_parameters=run)  # 202 while the step ends
+    assert call(schema, "POST", "/api/runs/{run_id}/cancel", 202, path_parameters=run, body={}).json()["cancelling"]
+    # 202 while the step ends
+    call(schema, "POST", "/api/runs/{run_id}/cancel", (202, 409), path_parameters=run, body={})
     (plans / "slow" / f"GO-{SLOW_SEED}").touch()
     with server.client(ALICE) as alice:
         assert wait_status(alice, "slow-g1")["status"] == "interrupted"
@@ -249,7 +250,7 @@ def test_run_states_conform(schema, server, plans):
     fork = call(schema, "POST", "/api/runs/{run_id}/fork", 201, path_parameters=run,
                 body={"run_id": "slow-g1-fork", "mode": "fill-gaps"})
     assert fork.json()["parent_run_id"] == "slow-g1"
-    call(schema, "POST", "/api/runs/{run_id}/fork", 201, path_parameters={"run_id": "st-add"})  # no body at all
+    call(schema, "POST", "/api/runs/{run_id}/fork", 201, path_parameters={"run_id": "st-add"}, body={})  # defaults
     call(schema, "POST", "/api/runs/{run_id}/fork", 409, path_parameters=run, body={"run_id": "slow-g1-fork"})
     with server.client(ALICE) as alice:
         for doc in alice.get("/api/runs", params={"plan_id": "slow"}).json()["runs"]:
@@ -259,7 +260,7 @@ def test_run_states_conform(schema, server, plans):
     call(schema, "GET", "/api/runs/{run_id}", 404, path_parameters={"run_id": "st-bob"})  # bob's run
     call(schema, "POST", "/api/runs/{run_id}/resume", 404, path_parameters={"run_id": "st-bob"},
          body={"mode": "patch"})
-    call(schema, "POST", "/api/runs/{run_id}/cancel", 409, path_parameters={"run_id": "st-ident"})
+    call(schema, "POST", "/api/runs/{run_id}/cancel", 409, path_parameters={"run_id": "st-ident"}, body={})
     call(schema, "POST", "/api/runs/{run_id}/resume", 422, path_parameters={"run_id": "st-ident"},
          body={"mode": "patch", "cycle": 999})
     call(schema, "POST", "/api/runs", 422, body={"plan_id": "base_x_addition", "inputs": {"{number a}": "1"}})

@@ -7,6 +7,11 @@ interleavings of appends, checkpoints and forks give every backend the same stat
 from __future__ import annotations
 
 import json
+import os
+import socket
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -17,6 +22,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from runtime.store import MemoryStore, RunsDirStore, SqliteStore, Store, StoreError
+from runtime.store.batch import WriteBatch
+from runtime.store.lease import LeaseHeld, LeaseLost
 
 BACKENDS = ("memory", "sqlite", "runsdir")
 
@@ -418,6 +425,92 @@ def test_a_transaction_commits_together_or_not_at_all(store: Store) -> None:
             store.append_results("r", [result("i4"), result("bad", kind="?")])  # caught: its writes are undone
         store.append_results("r", [result("i4")])
     assert [r["inference_id"] for r in store.results("r")] == ["i1", "i2", "i3", "i4"]
+
+
+# ---------------------------------------------------------------- leases (one runner per run)
+
+
+def holder(name: str, host: str | None = None, pid: int | None = None) -> dict[str, Any]:
+    return {"holder_id": f"{name}.{name}", "host": host or socket.gethostname(), "pid": pid or os.getpid()}
+
+
+def dead_pid() -> int:
+    """The pid of a process of this host that has exited (and been reaped)."""
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def test_a_lease_is_taken_renewed_and_released(store: Store) -> None:
+    store.create_run(run_row("r"))
+    assert store.get_lease("r") is None
+    me = holder("me")
+    taken = store.acquire_lease("r", me, 30)
+    assert {k: taken[k] for k in ("run_id", "holder_id", "host", "pid")} == {"run_id": "r", **me}
+    assert store.get_lease("r")["heartbeat_at"] == taken["heartbeat_at"]
+    assert store.renew_lease("r", me["holder_id"]) is True
+    assert store.get_lease("r")["heartbeat_at"] > taken["heartbeat_at"]
+    again = store.acquire_lease("r", me, 30)  # the holder itself: a refresh, not a refusal
+    assert again["acquired_at"] == taken["acquired_at"]
+    store.release_lease("r", "someone.else")  # not theirs to release
+    assert store.get_lease("r")["holder_id"] == me["holder_id"]
+    store.release_lease("r", me["holder_id"])
+    assert store.get_lease("r") is None
+    assert store.renew_lease("r", me["holder_id"]) is False
+
+
+def test_a_live_holder_keeps_its_lease_and_is_named(store: Store) -> None:
+    store.create_run(run_row("r"))
+    other = holder("other", pid=os.getppid())  # a live process of this host that is not us
+    store.acquire_lease("r", other, 30)
+    with pytest.raises(LeaseHeld) as err:
+        store.acquire_lease("r", holder("me"), 30)
+    assert f"pid {os.getppid()}" in str(err.value) and socket.gethostname() in str(err.value)
+    assert err.value.holder()["holder_id"] == other["holder_id"]
+    assert store.get_lease("r")["holder_id"] == other["holder_id"]
+    with pytest.raises(StoreError):
+        store.acquire_lease("nope", holder("me"), 30)  # no such run
+
+
+def test_a_dead_holder_on_this_host_is_taken_over_at_once(store: Store) -> None:
+    store.create_run(run_row("r"))
+    ghost = holder("ghost", pid=dead_pid())
+    store.acquire_lease("r", ghost, 3600)
+    me = holder("me")
+    assert store.acquire_lease("r", me, 3600)["holder_id"] == me["holder_id"]
+    assert store.renew_lease("r", ghost["holder_id"]) is False  # the old holder learns it lost the lease
+
+
+def test_an_expired_heartbeat_is_taken_over(store: Store) -> None:
+    store.create_run(run_row("r"))
+    remote = holder("remote", host="another-host.invalid", pid=1)  # its pid cannot be checked from here
+    store.acquire_lease("r", remote, 0.2)
+    with pytest.raises(LeaseHeld):
+        store.acquire_lease("r", holder("me"), 0.2)
+    time.sleep(0.3)
+    with pytest.raises(LeaseHeld):  # the longer of both lease lengths counts: a short taker cannot steal
+        store.acquire_lease("r", holder("me"), 30)
+    assert store.acquire_lease("r", holder("me"), 0.2)["holder_id"] == "me.me"
+
+
+def test_a_commit_of_a_runner_that_lost_its_lease_writes_nothing(store: Store) -> None:
+    store.create_run(run_row("r"))
+    store.acquire_lease("r", holder("ghost", pid=dead_pid()), 30)
+    store.write_batch("r", WriteBatch(results=[result("i1")], lease="ghost.ghost"))
+    store.acquire_lease("r", holder("me"), 30)
+    with pytest.raises(LeaseLost, match="taken over"):
+        store.write_batch("r", WriteBatch(results=[result("i2")], lease="ghost.ghost"))
+    store.write_batch("r", WriteBatch(results=[result("i2")], lease="me.me"))
+    assert [r["inference_id"] for r in store.results("r")] == ["i1", "i2"]
+
+
+def test_a_lease_rolls_back_with_its_transaction(store: Store) -> None:
+    store.create_run(run_row("r"))
+    with pytest.raises(RuntimeError), store.transaction():
+        store.update_run("r", status="interrupted")
+        store.acquire_lease("r", holder("me"), 30)
+        raise RuntimeError("stop")
+    assert store.get_lease("r") is None and store.get_run("r")["status"] == "running"
 
 
 def test_data_survives_close_and_reopen(persistent_backend: Backend) -> None:

@@ -13,10 +13,12 @@ from ncdc.annotation_keys import (
     SYNTACTICAL_KEYS,
     is_literal_key,
 )
+from ncdc.declarations import annotation_problems
 from ncdc.ir import Annotation, Plan
 from ncdc.source import Reporter
 
 _PYTHON_BINDING = re.compile(r"^(?P<path>[^:]+\.py):(?P<function>[A-Za-z_][A-Za-z0-9_]*)$")
+CONCEPT_LIST_KEYS = ("value_order", "assign_sources")  # lists of concept references (ncdc.declarations)
 SUPPRESSION = re.compile(r"^(?P<kind>ignore|ignore-file)\[(?P<codes>[^\]]*)\]$")
 
 
@@ -142,6 +144,22 @@ def _check_referential(annotation: Annotation, reporter: Reporter) -> None:
     elif key == "selector_index":
         if not re.match(r"^-?\d+$", value):
             malformed("expected an integer", "e.g. `%{selector_index}: 0`")
+    elif key in CONCEPT_LIST_KEYS:
+        _check_concept_list(annotation, reporter)
+
+
+def _check_concept_list(annotation: Annotation, reporter: Reporter) -> None:
+    """An entry of a concept-list annotation fails as it would on a concept line (e.g. NCD128 for `{a}<--x>`)."""
+    span = annotation.value_span
+    for problem in annotation_problems(annotation):
+        reporter.report(
+            problem.code,
+            span.line,
+            span.column + problem.start,
+            f"`%{{{annotation.key}}}` entry: {problem.message}",
+            end_column=span.column + problem.end,
+            help=problem.help,
+        )
 
 
 def _escapes(path: str) -> bool:

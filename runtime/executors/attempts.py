@@ -8,6 +8,7 @@ cell is being computed and where attempts and model calls are recorded. Nothing 
 from __future__ import annotations
 
 import random
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,6 +24,14 @@ class TransientError(Exception):
     def __init__(self, message: str = "", retry_after: float | None = None) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class Cancelled(StepFailure):
+    """The run was cancelled or interrupted while this cell waited (a backoff, a model call): the cell gives up at
+    once and is not recorded as failed; a resume runs it again."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("cancelled", message)
 
 
 class BudgetExhausted(StepFailure):
@@ -96,6 +105,7 @@ class NullJournal:
 class CellContext:
     cell: Cell
     journal: Journal
+    cancel: threading.Event | None = None  # the run's cancel event: every wait inside the cell wakes on it
 
 
 Call = Callable[[list[Any], CellContext], Any]
@@ -113,24 +123,41 @@ class RetryPolicy:
                    float(options.get("backoff_max", 60.0)))
 
     def wait(self, retry: int, rng: random.Random, retry_after: float | None = None) -> float:
-        """Seconds to wait before retry ``retry`` (1-based): full jitter, raised to a Retry-After hint."""
+        """Seconds to wait before retry ``retry`` (1-based): full jitter, raised to a Retry-After hint.
+
+        The hint comes from an untrusted endpoint: it is capped at ``backoff_max`` (`Retry-After: 3600` must not
+        park a cell for an hour)."""
         delay = rng.uniform(0.0, min(self.backoff_max, self.backoff_base * 2 ** (retry - 1)))
         if retry_after is not None:
-            delay = max(delay, float(retry_after))
+            delay = max(delay, min(float(retry_after), self.backoff_max))
         return delay
 
 
+def pause(cancel: threading.Event | None, seconds: float, what: str) -> None:
+    """Sleep ``seconds`` unless the run is cancelled first: then raise ``Cancelled`` at once (``what`` says whose
+    wait it was)."""
+    if cancel is None:
+        time.sleep(seconds)
+    elif cancel.wait(seconds):
+        raise Cancelled(f"{what}: the run was stopped")
+
+
 def with_attempts(ctx: CellContext, once: Callable[[int], Any], policy: RetryPolicy, label: str,
-                  rng: random.Random | None = None, sleep: Callable[[float], None] = time.sleep) -> Any:
+                  rng: random.Random | None = None, sleep: Callable[[float], None] | None = None) -> Any:
     """Run ``once(attempt)`` until it returns, retrying TransientError up to ``policy.retries`` times.
 
     Every attempt writes one executions row (running → completed | failed). A StepFailure is final; any other
-    exception is an ``executor_error``. The last transient failure becomes a ``transient`` StepFailure.
+    exception is an ``executor_error``. The last transient failure becomes a ``transient`` StepFailure. Backoff
+    waits wake on the run's cancel event (``ctx.cancel``) unless ``sleep`` is given; no attempt starts once the
+    run is cancelled.
     """
     rng = rng or random.Random()
     journal, cell = ctx.journal, ctx.cell
+    what = f"inference {cell.flow_index}: {label}"
     attempt = 0
     while True:
+        if ctx.cancel is not None and ctx.cancel.is_set():
+            raise Cancelled(f"{what}: not started, the run was stopped")
         attempt += 1
         handle = journal.attempt_started(cell, attempt)
         try:
@@ -143,7 +170,11 @@ def with_attempts(ctx: CellContext, once: Callable[[int], Any], policy: RetryPol
             if not journal.spend_retry():
                 raise RetryBudgetExhausted(f"inference {cell.flow_index}: {label}: --max-retries-total is spent "
                                            f"(last error: {exc})") from None
-            sleep(policy.wait(attempt, rng, exc.retry_after))
+            delay = policy.wait(attempt, rng, exc.retry_after)
+            if sleep is not None:
+                sleep(delay)
+            else:
+                pause(ctx.cancel, delay, f"{what}: backoff before retry {attempt}")
             continue
         except StepFailure as exc:
             journal.attempt_finished(handle, "failed", exc.kind, exc.message)

@@ -36,6 +36,9 @@ def make(name: str, plan: Plan, options: dict[str, Any]) -> Call:
             raise StepFailure("executor_error", f"{name}: no such file {args[0]}") from None
         except OSError as exc:
             raise StepFailure("executor_error", f"{name}: cannot read {args[0]}: {exc.strerror}") from None
+        except UnicodeDecodeError as exc:
+            raise StepFailure("executor_error", f"{name}: cannot read {args[0]}: not UTF-8 text (offset "
+                                                f"{exc.start})") from None
 
     def once(args: list[Any]) -> Any:
         if name in ("c_ReadFile", "c_ReadFileIfExists"):

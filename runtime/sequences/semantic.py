@@ -46,7 +46,9 @@ def build_inputs(inf: dict[str, Any], view: View) -> tuple[list[Reference], list
 
 
 def run(inf: dict[str, Any], view: View, call: Call, perceive: Perceive, context: Context,
-        pmap: Callable[..., Any] | None = None) -> Outcome:
+        pmap: Callable[..., Any] | None = None, skip_errors: bool = False) -> Outcome:
+    """One execution. With ``skip_errors`` (``--on-cell-error skip``, §6.3) a failed cell becomes Skip and its
+    error is listed in the outcome's ``meta["errors"]``; otherwise the first failed cell fails the execution."""
     fi = inf["flow_info"]["flow_index"]
     wi = inf["working_interpretation"]
     judgement = inf["inference_sequence"].startswith("judgement")
@@ -57,21 +59,37 @@ def run(inf: dict[str, Any], view: View, call: Call, perceive: Perceive, context
         raise StepFailure(exc.kind, f"inference {fi}: {exc}") from None
     cells: list[Any] = []
     calls: list[tuple[int, list[Any], tuple[int, ...]]] = []   # (cell index, args, position) still to compute
+    errors: list[dict[str, Any]] = []
+
+    def skipped(exc: StepFailure, position: tuple[int, ...]) -> Any:
+        exc.element = {"axes": list(axes), "cell": list(position)}
+        if not skip_errors or exc.kind in _RUN_STOPS:
+            raise exc
+        errors.append({"kind": exc.kind, "message": exc.message, "element": exc.element})
+        return Skip
+
     for row in rows:
         if any(x is Skip for x in row):
             cells.append(Skip)
             continue
         err = next((x for x in row if isinstance(x, Error)), None)
         if err is not None:
-            cells.append(err)
+            cells.append(skipped(StepFailure(err.kind, err.message), _position(len(cells), shape))
+                         if skip_errors else err)
             continue
         args: list[Any] = []
-        for x, sp in zip(row, spread):
-            value = perceive(x)
-            if sp and isinstance(value, list):
-                args.extend(value)
-            else:
-                args.append(value)
+        try:
+            for x, sp in zip(row, spread):
+                value = perceive(x)
+                if sp and isinstance(value, list):
+                    args.extend(value)
+                else:
+                    args.append(value)
+        except StepFailure as exc:
+            if not skip_errors:
+                raise
+            cells.append(skipped(exc, _position(len(cells), shape)))
+            continue
         calls.append((len(cells), args, _position(len(cells), shape)))
         cells.append(None)
 
@@ -80,19 +98,29 @@ def run(inf: dict[str, Any], view: View, call: Call, perceive: Perceive, context
         try:
             return call(args, context(position))
         except StepFailure as exc:
-            exc.element = {"axes": list(axes), "cell": list(position)}
-            raise
+            return skipped(exc, position)
     # independent cells of one step may be computed at once (model calls, §10.2); failures surface in cell order
     values = list(pmap(one, calls)) if pmap is not None and len(calls) > 1 else [one(c) for c in calls]
     for (index, _, _), value in zip(calls, values):
         cells[index] = value
-    out = Reference(axes, shape, cells)
+    try:
+        out = Reference(axes, shape, cells)
+    except ReferenceModelError as exc:  # a result that is no JSON value (or nests too deep): the step's contract
+        raise StepFailure(exc.kind, f"inference {fi}: {exc}") from None
     if judgement:
-        return judge(fi, out, wi.get("assertion_condition") or {})
-    out_axis = wi.get("output_axis")
-    if out_axis and out_axis not in out.axes and any(isinstance(c, list) for c in out.cells()):
-        out = out.spread(out_axis)
-    return Outcome(out)
+        outcome = judge(fi, out, wi.get("assertion_condition") or {})
+    else:
+        out_axis = wi.get("output_axis")
+        if out_axis and out_axis not in out.axes and any(isinstance(c, list) for c in out.cells()):
+            out = out.spread(out_axis)
+        outcome = Outcome(out)
+    if errors:
+        outcome.meta["errors"] = errors
+    return outcome
+
+
+# failures that stop the run rather than describe a cell: never turned into Skip by --on-cell-error skip
+_RUN_STOPS = frozenset({"budget", "cancelled"})
 
 
 def _position(i: int, shape: tuple[int, ...]) -> tuple[int, ...]:

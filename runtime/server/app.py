@@ -6,7 +6,7 @@ this module keeps no mutable state, so several apps can live in one process (tes
 HTTP API (JSON; errors are ``{"error": {"code": ..., "message": ...}}`` with a 4xx/5xx status):
 
 =======  ==============================  =====================================================================
-POST     /api/runs                       ``{plan_id, inputs, run_id?, model?}`` → 201, the run (``Location``)
+POST     /api/runs                       ``{plan_id, inputs, run_id?, model?, max_llm_calls?, max_cost_usd?}`` → 201
 GET      /api/runs                       ``?status=&plan_id=&parent_run_id=&limit=&offset=`` → ``{runs, total}``
 GET      /api/runs/{id}                  status, outcome, per-step statuses, usage
 GET      /api/runs/{id}/result           ``{run_id, outcome, final, cycles, executed, reasons}`` (409 while running)
@@ -22,13 +22,15 @@ GET      /                               the read-only web page; ``/openapi.json
 
 from __future__ import annotations
 
+import importlib.resources
 import json
 import logging
+import socket
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from fastapi import Body, FastAPI, Header, Query, Request, Security
+from fastapi import Body, Depends, FastAPI, Header, Query, Request, Security
 from fastapi import Path as PathParam
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
@@ -42,19 +44,24 @@ from starlette.routing import Match
 from runtime.orchestrator import as_store
 from runtime.server.auth import Authenticator
 from runtime.server.errors import ApiError, error_body
-from runtime.server.events import replay, stream
+from runtime.server.events import StreamLimiter, encode_replay, replay, sse_response, stream
+from runtime.server.guards import HostCheck, PathScrub, PathScrubber, SecurityHeaders, default_allowed_hosts
 from runtime.server.plans import ID_PATTERN, PlanRegistry, plan_detail, plan_summary
-from runtime.server.runs import RunManager
+from runtime.server.runs import RunManager, TenantLimits
 from runtime.store import Store, open_store
 from runtime.store.base import RUN_STATUSES
+from runtime.store.lease import DEFAULT_LEASE_SECONDS
 
 log = logging.getLogger("ncd.server")
 
 STATIC = Path(__file__).with_name("static")
+# Swagger UI's dist files from the fastapi-offline package, so /docs works offline and under the CSP
+DOCS_ASSETS = Path(str(importlib.resources.files("fastapi_offline") / "static"))
 MAX_BODY_BYTES = 1 << 20
 _STATUS_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
                  405: "method_not_allowed", 406: "not_acceptable", 409: "conflict", 413: "body_too_large",
-                 415: "unsupported_media_type", 422: "invalid_request", 500: "internal_error",
+                 415: "unsupported_media_type", 422: "invalid_request", 429: "too_many_requests",
+                 500: "internal_error",
                  503: "unavailable"}
 
 
@@ -83,6 +90,10 @@ class CreateRun(_Strict):
     inputs: dict[str, Any] = Field(description="ground data by concept name (RUNTIME §3.3); `_` keys are comments")
     run_id: str | None = Field(default=None, pattern=ID_PATTERN, description="the new run's id (default: fresh)")
     model: str | None = Field(default=None, min_length=1, max_length=256, description="LLM model of the run")
+    max_llm_calls: int | None = Field(default=None, ge=1, le=10**9, strict=True,
+                                      description="budget: model calls of the run (at most the server's cap)")
+    max_cost_usd: float | None = Field(default=None, gt=0, le=10**9,
+                                       description="budget: model cost of the run in USD (at most the server's cap)")
 
 
 class ResumeRun(_WithCycle):
@@ -103,6 +114,26 @@ class ForkRun(_WithCycle):
     run_id: str | None = Field(default=None, pattern=ID_PATTERN, description="the new run's id (default: fresh)")
     plan_id: str | None = Field(default=None, pattern=ID_PATTERN,
                                 description="fork against this plan (default: the run's own plan)")
+
+
+class CancelRun(_Strict):
+    """No fields: the body is ``{}`` (a POST must be JSON, see ``require_json``)."""
+
+
+# Body-less POSTs still carry JSON (``{}``): the document says so, so that clients send the Content-Type the server
+# requires of every POST; the server also takes an empty JSON body.
+_BODY_REQUIRED: dict[str, Any] = {"requestBody": {"required": True}}
+
+
+def require_json(request: Request) -> None:
+    """Every POST says ``Content-Type: application/json`` (else 415), a body-less one too: an HTML form or a
+    "simple" cross-site ``fetch`` cannot send that type without a CORS preflight, which this server never grants,
+    so another web site cannot start, cancel or fork runs from a browser that can reach the server."""
+    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if ctype != "application/json":
+        shown = ctype if ctype.isascii() and ctype.isprintable() and len(ctype) <= 100 else "(unreadable)"
+        raise ApiError(415, "unsupported_media_type",
+                       f"a POST needs Content-Type: application/json (got {shown or 'none'})")
 
 
 class ErrorDetail(BaseModel):
@@ -182,6 +213,7 @@ class Health(BaseModel):
     status: str
     active_runs: int
     queued_runs: int
+    open_streams: int = Field(description="event streams open now (GET /api/runs/{id}/events), all owners")
 
 
 class StepEvent(BaseModel):
@@ -246,6 +278,9 @@ def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
     if 401 in out:
         out[401]["headers"] = {"WWW-Authenticate": {"description": "`Bearer realm=\"ncd-run\"`",
                                                     "schema": {"type": "string"}}}
+    if 429 in out:
+        out[429]["headers"] = {"Retry-After": {"description": "seconds to wait before trying again",
+                                               "schema": {"type": "string", "pattern": "^[0-9]+$"}}}
     return out
 
 
@@ -368,18 +403,28 @@ def _open_store(spec: Any) -> tuple[Store, bool]:
 
 def create_app(plans_dir: str | Path, store_spec: Any = None, tokens: dict[str, str] | None = None,
                max_runs: int = 4, per_run_concurrency: int = 4, max_body_bytes: int = MAX_BODY_BYTES,
-               shutdown_grace_s: float = 30.0) -> FastAPI:
-    """The run server app. ``tokens``: token → owner (``auth.read_token_file``); None or empty: an open server."""
+               shutdown_grace_s: float = 30.0, limits: TenantLimits | None = None,
+               max_streams_per_owner: int = 16, input_files_dir: str | Path | None = None,
+               allowed_hosts: tuple[str, ...] | None = None,
+               lease_seconds: float = DEFAULT_LEASE_SECONDS) -> FastAPI:
+    """The run server app. ``tokens``: token → owner (``auth.read_token_file``); None or empty: an open server.
+    ``input_files_dir``: where file signs of HTTP inputs are read (None: such signs are refused, server/inputs.py).
+    ``allowed_hosts``: accepted ``Host`` header names (None: loopback names, ``*``: any)."""
     auth = Authenticator(tokens)
+    files_dir = Path(input_files_dir).resolve() if input_files_dir is not None else None
     registry = PlanRegistry(plans_dir)
     plans_root = Path(plans_dir)
+    # one scrubber for the JSON answers (the PathScrub middleware) and the events (scrubbed once when encoded)
+    scrubber = PathScrubber(_server_roots(plans_root, files_dir, store_spec))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         store, owned = _open_store(store_spec)
         await run_in_threadpool(registry.refresh)
         manager = RunManager(store, registry, max_runs=max_runs, per_run_concurrency=per_run_concurrency,
-                             shutdown_grace_s=shutdown_grace_s)
+                             shutdown_grace_s=shutdown_grace_s, limits=limits, input_files_dir=files_dir,
+                             input_files_limit=max_body_bytes, lease_seconds=lease_seconds,
+                             event_scrub=scrubber.scrub if scrubber.pairs else None)
         app.state.manager = manager
         await run_in_threadpool(manager.start)
         try:
@@ -389,19 +434,23 @@ def create_app(plans_dir: str | Path, store_spec: Any = None, tokens: dict[str, 
             if owned and finished:
                 store.close()
 
-    app = FastAPI(title="ncd-run serve", version="1.0.0", lifespan=lifespan,
+    # docs_url/redoc_url None: FastAPI's pages load Swagger UI from a CDN; /docs below serves it from a package
+    app = FastAPI(title="ncd-run serve", version="1.0.0", lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="Multi-tenant run server for NormCode plans: start, watch, cancel, resume and fork "
                               "runs of shared plans. Errors: {\"error\": {\"code\", \"message\"}}.")
     app.state.registry = registry
     app.state.auth = auth
+    streams = StreamLimiter(max_streams_per_owner)
+    app.state.streams = streams
     bearer = [Security(HTTPBearer(auto_error=False, description="TOKEN of the server's --token-file"))] \
         if auth.enabled else []
+    json_post = Depends(require_json)
 
     # ------------------------------------------------------------ errors
 
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
-        return JSONResponse(exc.body(), status_code=exc.status)
+        return JSONResponse(exc.body(), status_code=exc.status, headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -469,13 +518,19 @@ def create_app(plans_dir: str | Path, store_spec: Any = None, tokens: dict[str, 
         return FileResponse(STATIC / "index.html", media_type="text/html; charset=utf-8")
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.mount("/docs-assets", StaticFiles(directory=DOCS_ASSETS), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> FileResponse:
+        return FileResponse(STATIC / "docs.html", media_type="text/html; charset=utf-8")
 
     @app.get("/healthz", response_model=Health, tags=["server"])
-    def healthz(request: Request) -> dict[str, Any]:
+    async def healthz(request: Request) -> dict[str, Any]:
+        # async: answered on the event loop, never queued behind blocking handlers for a worker thread
         m = getattr(request.app.state, "manager", None)
         running, queued = m.counts() if m is not None else (0, 0)
         return {"status": "ok" if m is not None and not m.closing else "unavailable",
-                "active_runs": running, "queued_runs": queued}
+                "active_runs": running, "queued_runs": queued, "open_streams": streams.total}
 
     # ------------------------------------------------------------ plans
 
@@ -494,12 +549,14 @@ def create_app(plans_dir: str | Path, store_spec: Any = None, tokens: dict[str, 
 
     # ------------------------------------------------------------ runs
 
-    @app.post("/api/runs", status_code=201, response_model=RunSummary, tags=["runs"], dependencies=bearer,
+    @app.post("/api/runs", status_code=201, response_model=RunSummary, tags=["runs"],
+              dependencies=[*bearer, json_post],
               responses={201: _created("the run was stored and queued"),
-                         **_errors(400, 401, 409, 413, 415, 422, 500, 503)})
+                         **_errors(400, 401, 409, 413, 415, 422, 429, 500, 503)})
     def create_run(request: Request, body: Annotated[CreateRun, Body()]) -> JSONResponse:
         doc = manager(request).create(plan_id=body.plan_id, inputs=body.inputs, run_id=body.run_id,
-                                      model=body.model, owner=viewer(request))
+                                      model=body.model, owner=viewer(request),
+                                      budgets={"max_llm_calls": body.max_llm_calls, "max_cost_usd": body.max_cost_usd})
         return JSONResponse(doc, status_code=201, headers={"Location": f"/api/runs/{doc['run_id']}"})
 
     @app.get("/api/runs", response_model=RunList, tags=["runs"], dependencies=bearer, responses=_errors(401, 422))
@@ -523,16 +580,18 @@ def create_app(plans_dir: str | Path, store_spec: Any = None, tokens: dict[str, 
         return manager(request).result(run_id, viewer(request))
 
     @app.post("/api/runs/{run_id}/cancel", status_code=202, response_model=RunSummary, tags=["runs"],
-              dependencies=bearer, responses=_errors(400, 401, 404, 409, 413, 422))
-    def cancel_run(request: Request, run_id: str = RunId) -> dict[str, Any]:
+              dependencies=[*bearer, json_post], responses=_errors(400, 401, 404, 409, 413, 415, 422),
+              openapi_extra=_BODY_REQUIRED)
+    def cancel_run(request: Request, body: Annotated[CancelRun | None, Body()] = None,
+                   run_id: str = RunId) -> dict[str, Any]:
         return manager(request).cancel(run_id, viewer(request))
 
     @app.post("/api/runs/{run_id}/resume", status_code=202, response_model=RunSummary, tags=["runs"],
-              dependencies=bearer,
+              dependencies=[*bearer, json_post],
               responses={202: _created("the run continues under its id"),
                          201: {"model": RunSummary,
                                **_created("the resume forked a new run (RUNTIME §9.1)")},
-                         **_errors(400, 401, 404, 409, 413, 415, 422, 500, 503)})
+                         **_errors(400, 401, 404, 409, 413, 415, 422, 429, 500, 503)})
     def resume_run(request: Request, body: Annotated[ResumeRun, Body()], run_id: str = RunId) -> JSONResponse:
         forked, doc = manager(request).resume(run_id, viewer(request), mode=body.mode, cycle=body.cycle,
                                               plan_id=body.plan_id)
@@ -540,8 +599,9 @@ def create_app(plans_dir: str | Path, store_spec: Any = None, tokens: dict[str, 
                             headers={"Location": f"/api/runs/{doc['run_id']}"})
 
     @app.post("/api/runs/{run_id}/fork", status_code=201, response_model=RunSummary, tags=["runs"],
-              dependencies=bearer, responses={201: _created("the new run was stored and queued"),
-                                              **_errors(400, 401, 404, 409, 413, 415, 422, 500, 503)})
+              dependencies=[*bearer, json_post], openapi_extra=_BODY_REQUIRED,
+              responses={201: _created("the new run was stored and queued"),
+                                              **_errors(400, 401, 404, 409, 413, 415, 422, 429, 500, 503)})
     def fork_run(request: Request, body: Annotated[ForkRun | None, Body()] = None,
                  run_id: str = RunId) -> JSONResponse:
         body = body or ForkRun()
@@ -555,7 +615,7 @@ def create_app(plans_dir: str | Path, store_spec: Any = None, tokens: dict[str, 
                                              "then one `end` event; `data` is JSON. The schema describes one "
                                              "event.",
                               "content": {"text/event-stream": {"schema": _sse_event_schema()}}},
-                        **_errors(401, 404, 422)})
+                        **_errors(401, 404, 422, 429)})
     async def run_events(request: Request, run_id: str = RunId,
                          last_event_id: str | None = Header(default=None)) -> StreamingResponse:
         m = manager(request)
@@ -563,21 +623,48 @@ def create_app(plans_dir: str | Path, store_spec: Any = None, tokens: dict[str, 
             after = max(0, int(last_event_id)) if last_event_id else 0
         except ValueError:
             after = 0
-        live, stored, end = await run_in_threadpool(m.events_source, run_id, viewer(request))
-        body = stream(live, after) if live is not None else replay(stored, end, after)
-        return StreamingResponse(body, media_type="text/event-stream",
-                                 headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+        owner = viewer(request)
+        live, stored, end = await run_in_threadpool(m.events_source, run_id, owner)
+        streams.acquire(owner)  # 429 past --max-streams-per-owner; released when the response is over
+        if live is not None:
+            body = stream(live, after)
+        else:  # encoded (and scrubbed) in a worker thread, not in the event loop
+            try:
+                chunks = await run_in_threadpool(encode_replay, stored, end, after,
+                                                 scrubber.scrub if scrubber.pairs else None)
+            except BaseException:
+                streams.release(owner)
+                raise
+            body = replay(chunks)
+        return sse_response(body, lambda: streams.release(owner))
 
     # outermost first: tokens are checked before a body is read
     app.add_middleware(BodyLimit, limit=max_body_bytes)
     app.add_middleware(BearerAuth, auth=auth)
+    app.add_middleware(HostCheck, allowed_hosts=allowed_hosts or default_allowed_hosts("127.0.0.1"))
+    app.add_middleware(PathScrub, scrubber=scrubber)
+    app.add_middleware(SecurityHeaders)  # outermost: every answer carries the headers, errors of the others too
     return app
 
 
+def _server_roots(plans_root: Path, files_dir: Path | None, store_spec: Any) -> list[tuple[Path, str]]:
+    """Absolute server paths no answer may show, with what each becomes: plan paths become relative to the plans
+    directory (as plan sources are shown), the rest a placeholder."""
+    roots = [(Path.cwd(), "."), (plans_root.absolute(), ".")]
+    if files_dir is not None:
+        roots.append((files_dir, "<input-files-dir>"))
+    spec = store_spec.get("db") or store_spec.get("runs_dir") if isinstance(store_spec, dict) else store_spec
+    where = spec if isinstance(spec, (str, Path)) else getattr(spec, "path", None) or getattr(spec, "directory", None)
+    if where is not None:
+        roots.append((Path(where).absolute(), "<store>"))
+    return roots
+
+
 def serve(app: FastAPI, host: str = "127.0.0.1", port: int = 8000, *, log_level: str = "info",
-          graceful_timeout_s: int = 10) -> None:
+          graceful_timeout_s: int = 10, sock: socket.socket | None = None) -> None:
     """Run ``app`` under uvicorn until SIGINT/SIGTERM. On the signal, active runs are cancelled at once (so event
-    streams end), then uvicorn stops and the lifespan waits for the runs to record ``interrupted``."""
+    streams end), then uvicorn stops and the lifespan waits for the runs to record ``interrupted``. ``sock``: an
+    already bound socket (``server.listen``) to serve on instead of binding ``host``:``port``."""
     import uvicorn
 
     class _Server(uvicorn.Server):
@@ -589,4 +676,4 @@ def serve(app: FastAPI, host: str = "127.0.0.1", port: int = 8000, *, log_level:
 
     config = uvicorn.Config(app, host=host, port=port, log_level=log_level, lifespan="on",
                             timeout_graceful_shutdown=graceful_timeout_s)
-    _Server(config).run()
+    _Server(config).run(sockets=[sock] if sock is not None else None)

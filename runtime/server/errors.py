@@ -8,12 +8,14 @@ from typing import Any
 class ApiError(Exception):
     """Raised anywhere below the routes; the app turns it into a JSON error response (nothing written before)."""
 
-    def __init__(self, status: int, code: str, message: str, details: Any = None) -> None:
+    def __init__(self, status: int, code: str, message: str, details: Any = None,
+                 headers: dict[str, str] | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
         self.details = details
+        self.headers = headers  # e.g. Retry-After of a 429
 
     def body(self) -> dict[str, Any]:
         return error_body(self.code, self.message, self.details)

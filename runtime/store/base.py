@@ -107,12 +107,33 @@ class Store(Protocol):
 
     def llm_calls(self, run_id: str) -> list[dict[str, Any]]: ...
 
+    # ---------------------------------------------------------------- leases (one runner per run, lease.py)
+
+    def acquire_lease(self, run_id: str, holder: dict[str, Any], lease_seconds: float) -> dict[str, Any]:
+        """Take (or refresh) the run's lease for ``holder`` (``{"holder_id", "host", "pid"}``, ``lease.new_holder``)
+        and return its row; inside the caller's transaction when there is one. Raises ``lease.LeaseHeld`` naming
+        the holder when another live runner has it (``lease.take`` decides)."""
+
+    def renew_lease(self, run_id: str, holder_id: str) -> bool:
+        """A heartbeat: True when ``holder_id`` still holds the lease, False when it has lost it."""
+
+    def release_lease(self, run_id: str, holder_id: str) -> None:
+        """Drop the lease if ``holder_id`` holds it (a lease taken over by another runner is left alone)."""
+
+    def get_lease(self, run_id: str) -> dict[str, Any] | None:
+        """The run's lease row (``lease.LEASE_COLUMNS``), or None when nobody holds it."""
+
     # ---------------------------------------------------------------- group commit
 
     def write_batch(self, run_id: str, batch: WriteBatch) -> None:
         """The recorder's writes of one group commit (``runtime/store/batch.py``), in one transaction; a backend
-        without a faster way uses ``apply_batch``."""
+        without a faster way uses ``apply_batch``. When ``batch.lease`` names a holder, the transaction first checks
+        that it still holds the run's lease (``lease.fence``) and writes nothing otherwise."""
 
     # ---------------------------------------------------------------- lifetime
+
+    def release_run(self, run_id: str) -> None:
+        """The run has ended in this process (the run server calls it): drop per-run caches and open files, so
+        memory does not grow with the number of runs served. The run stays readable."""
 
     def close(self) -> None: ...

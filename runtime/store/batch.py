@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from runtime.store.base import Store
+from runtime.store.lease import fence
 
 
 @dataclass
@@ -25,6 +26,7 @@ class WriteBatch:
       run's last row at that point (nothing when the run has no row yet).
     * ``llm_calls``: (row, the execution dict it belongs to or None).
     * ``run_update``: the last update of the run's status/finished_at/outcome, if any.
+    * ``lease``: the holder id the writes are fenced with (``lease.fence``), or None for an unleased writer.
     """
 
     executions: list[dict[str, Any]] = field(default_factory=list)
@@ -33,6 +35,7 @@ class WriteBatch:
     markers: list[int] = field(default_factory=list)
     llm_calls: list[tuple[dict[str, Any], dict[str, Any] | None]] = field(default_factory=list)
     run_update: dict[str, Any] | None = None
+    lease: str | None = None
 
     def __bool__(self) -> bool:
         return bool(self.executions or self.finishes or self.results or self.markers or self.llm_calls
@@ -41,6 +44,8 @@ class WriteBatch:
 
 def apply_batch(store: Store, run_id: str, batch: WriteBatch) -> None:
     with store.transaction():
+        if batch.lease is not None:
+            fence(run_id, store.get_lease(run_id), batch.lease)
         for ex in batch.executions:
             ex["execution_id"] = store.start_execution(run_id, {k: v for k, v in ex.items()
                                                                 if k != "execution_id"})

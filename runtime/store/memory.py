@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from runtime.store import lease as L
 from runtime.store import rows as R
 from runtime.store.batch import WriteBatch, apply_batch
 from runtime.store.base import StoreError
@@ -36,6 +37,7 @@ class MemoryStore:
         self._execution_ids = itertools.count(1)  # ids stay unique even across rolled-back inserts
         self._logs: list[dict[str, Any]] = []
         self._llm_calls: list[dict[str, Any]] = []
+        self._leases: dict[str, dict[str, Any]] = {}
 
     # ---------------------------------------------------------------- transactions
 
@@ -306,10 +308,55 @@ class MemoryStore:
             self._run(run_id)
             return [R.decode_row(name, r) for r in table if r["run_id"] == run_id]
 
+    # ---------------------------------------------------------------- leases (runtime/store/lease.py)
+
+    def acquire_lease(self, run_id: str, holder: dict[str, Any], lease_seconds: float) -> dict[str, Any]:
+        with self.transaction():
+            self._run(run_id)
+            row = L.take(run_id, self._leases.get(run_id), holder, lease_seconds)
+            self._set_lease(run_id, row)
+            return dict(row)
+
+    def renew_lease(self, run_id: str, holder_id: str) -> bool:
+        with self.transaction():
+            row = L.renewed(self._leases.get(run_id), holder_id)
+            if row is not None:
+                self._set_lease(run_id, row)
+            return row is not None
+
+    def release_lease(self, run_id: str, holder_id: str) -> None:
+        with self.transaction():
+            found = self._leases.get(run_id)
+            if found is not None and found["holder_id"] == holder_id:
+                self._set_lease(run_id, None)
+
+    def get_lease(self, run_id: str) -> dict[str, Any] | None:
+        with self._lock:
+            self._check_open()
+            found = self._leases.get(run_id)
+            return dict(found) if found is not None else None
+
+    def _set_lease(self, run_id: str, row: dict[str, Any] | None) -> None:
+        before = self._leases.get(run_id)
+        if row is None:
+            self._leases.pop(run_id, None)
+        else:
+            self._leases[run_id] = dict(row)
+
+        def undo() -> None:
+            if before is None:
+                self._leases.pop(run_id, None)
+            else:
+                self._leases[run_id] = before
+        self._undo.append(undo)
+
     # ---------------------------------------------------------------- lifetime
 
     def write_batch(self, run_id: str, batch: WriteBatch) -> None:
         apply_batch(self, run_id, batch)
+
+    def release_run(self, run_id: str) -> None:
+        """Nothing to drop: a memory store is the runs' data itself."""
 
     def close(self) -> None:
         with self._lock:

@@ -2,7 +2,8 @@
 
 Version 1 is the schema of RUNTIME §8.2 verbatim plus the additions recorded in docs/decisions.md: ``runs.plan_json``
 and ``runs.reconcile_json`` (what PATCH compares against; which ancestor rows a fork drops) and the ``run_inputs``
-table (the ground data a run started from, so ``resume`` needs no inputs). A later change is a new entry at the end;
+table (the ground data a run started from, so ``resume`` needs no inputs). Version 2 adds ``run_leases`` (one
+runner per run, ``runtime/store/lease.py``). A later change is a new entry at the end;
 released entries are never edited, because databases in the field have already recorded them as applied.
 """
 
@@ -129,6 +130,19 @@ MIGRATIONS: Migrations = (
   value_json      TEXT NOT NULL,
   value_hash      TEXT,
   PRIMARY KEY (run_id, concept_name)
+)""",
+    )),
+    # one runner per run (issue 13, runtime/store/lease.py): the run's lease, taken with its status ``running``,
+    # renewed by a heartbeat, removed when the run ends; not history, so rows are replaced and deleted
+    (2, (
+        """CREATE TABLE run_leases (
+  run_id          TEXT PRIMARY KEY REFERENCES runs(run_id),
+  holder_id       TEXT NOT NULL,
+  host            TEXT NOT NULL,
+  pid             INTEGER NOT NULL,
+  acquired_at     TEXT NOT NULL,
+  heartbeat_at    TEXT NOT NULL,
+  lease_seconds   REAL NOT NULL
 )""",
     )),
 )

@@ -277,10 +277,32 @@ class RunsDirStore:
     def llm_calls(self, run_id: str) -> list[dict[str, Any]]:
         return self._store(run_id).llm_calls(run_id)
 
+    # ---------------------------------------------------------------- leases (in the run's own file)
+
+    def acquire_lease(self, run_id: str, holder: dict[str, Any], lease_seconds: float) -> dict[str, Any]:
+        return self._store(run_id).acquire_lease(run_id, holder, lease_seconds)
+
+    def renew_lease(self, run_id: str, holder_id: str) -> bool:
+        return self._store(run_id).renew_lease(run_id, holder_id)
+
+    def release_lease(self, run_id: str, holder_id: str) -> None:
+        self._store(run_id).release_lease(run_id, holder_id)
+
+    def get_lease(self, run_id: str) -> dict[str, Any] | None:
+        return self._store(run_id).get_lease(run_id)
+
     # ---------------------------------------------------------------- lifetime
 
     def write_batch(self, run_id: str, batch: WriteBatch) -> None:
         self._store(run_id).write_batch(run_id, batch)
+
+    def release_run(self, run_id: str) -> None:
+        """The run has ended in this process: stop keeping its file open (a long-lived server would otherwise
+        hold one store, with a connection per thread that used it, for every run it ever ran). Dropped, not
+        closed: a request reading it at this moment keeps its reference, the connections close when it is
+        collected, and the next use opens the file again."""
+        with self._lock:
+            self._stores.pop(run_id, None)
 
     def close(self) -> None:
         with self._lock:

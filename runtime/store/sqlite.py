@@ -17,6 +17,7 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
+from runtime.store import lease as L
 from runtime.store import rows as R
 from runtime.store.base import StoreError
 from runtime.store.batch import WriteBatch
@@ -489,6 +490,41 @@ class SqliteStore:
     def llm_calls(self, run_id: str) -> list[dict[str, Any]]:
         return self._rows_of("llm_calls", "call_id", run_id)
 
+    # ---------------------------------------------------------------- leases (runtime/store/lease.py)
+
+    def acquire_lease(self, run_id: str, holder: dict[str, Any], lease_seconds: float) -> dict[str, Any]:
+        with self.transaction():  # BEGIN IMMEDIATE: of two takers, the second reads the first's lease
+            self._require_run(run_id)
+            row = L.take(run_id, self._lease(run_id), holder, lease_seconds)
+            self._put_lease(row)
+            return row
+
+    def renew_lease(self, run_id: str, holder_id: str) -> bool:
+        with self.transaction():
+            row = L.renewed(self._lease(run_id), holder_id)
+            if row is not None:
+                self._put_lease(row)
+            return row is not None
+
+    def release_lease(self, run_id: str, holder_id: str) -> None:
+        with self._single():
+            with self._errors("cannot write run_leases"):
+                self._connection().execute("DELETE FROM run_leases WHERE run_id = ? AND holder_id = ?",
+                                           (run_id, holder_id))
+
+    def get_lease(self, run_id: str) -> dict[str, Any] | None:
+        return self._lease(run_id)
+
+    def _lease(self, run_id: str) -> dict[str, Any] | None:
+        found = self._query("SELECT * FROM run_leases WHERE run_id = ?", (run_id,))
+        return dict(found[0]) if found else None
+
+    def _put_lease(self, row: dict[str, Any]) -> None:
+        with self._errors("cannot write run_leases"):
+            self._connection().execute(
+                f"INSERT OR REPLACE INTO run_leases ({', '.join(L.LEASE_COLUMNS)}) VALUES "
+                f"({', '.join('?' * len(L.LEASE_COLUMNS))})", tuple(row[c] for c in L.LEASE_COLUMNS))
+
     # ---------------------------------------------------------------- copies of ancestors (--runs-dir forks)
 
     def copy_lineage(self, chain: list[tuple[dict[str, Any], list[dict[str, Any]], dict[str, Any]]]) -> None:
@@ -509,10 +545,16 @@ class SqliteStore:
 
     # ---------------------------------------------------------------- lifetime
 
+    def release_run(self, run_id: str) -> None:
+        """The run has ended in this process: drop what is cached for it (its rows-per-cycle counts)."""
+        self._batches.forget(run_id)
+
     def write_batch(self, run_id: str, batch: WriteBatch) -> None:
         """A run's group commit in one transaction, one statement per table (``runtime/store/sqlite_batch.py``)."""
         with self.transaction():
             run = self._require_run(run_id)
+            if batch.lease is not None:
+                L.fence(run_id, self._lease(run_id), batch.lease)
             try:
                 self._batches.write(self._connection(), run, batch)
             except sqlite3.Error as exc:
