@@ -102,6 +102,17 @@ class Server:
         return httpx.Client(base_url=self.url, headers=headers, timeout=20)
 
 
+def db_server(plans: Path, work: Path, tokens: dict[str, str], llm_url: str, model: str = "m") -> Server:
+    """A server on ``work/runs.db`` (``server.db``) whose token file gives each owner of ``tokens`` (owner → token)
+    its token, with the model endpoint at ``llm_url``; not started yet (``.start(...)``)."""
+    token_file = work / "tokens.txt"
+    token_file.write_text("".join(f"{token} {owner}\n" for owner, token in tokens.items()))
+    srv = Server(plans, ["--db", str(work / "runs.db")], token_file, work / "server.log",
+                 env={"NCD_LLM_BASE_URL": llm_url, "NCD_LLM_API_KEY": "test-key", "NCD_LLM_MODEL": model})
+    srv.db = work / "runs.db"
+    return srv
+
+
 def wait_status(client: httpx.Client, run_id: str, done=lambda s: s != "running", timeout: float = 30) -> dict:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

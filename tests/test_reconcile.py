@@ -28,6 +28,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from cli_support import one_line_error
 
 PLAN_DIR = Path(__file__).parent / "runtime_plans" / "reconcile"
 
@@ -55,14 +56,6 @@ def ncd_run(*args, real: bool = False) -> subprocess.CompletedProcess:
 def ok_json(proc: subprocess.CompletedProcess) -> dict:
     assert proc.returncode == 0, (proc.returncode, proc.stdout, proc.stderr)
     return json.loads(proc.stdout)
-
-
-def one_line_error(proc: subprocess.CompletedProcess) -> str:
-    assert proc.returncode == 2, (proc.returncode, proc.stdout, proc.stderr)
-    assert proc.stdout == ""
-    assert "Traceback" not in proc.stderr
-    assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
-    return proc.stderr.strip()
 
 
 def copy_plan(dest: Path) -> Path:

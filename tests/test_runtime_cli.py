@@ -9,6 +9,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from cli_support import one_line_error
 
 PLANS = Path(__file__).parent / "runtime_plans"
 EXAMPLES = Path(__file__).parent.parent / "examples"
@@ -21,14 +22,6 @@ def ncd_run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
     with tempfile.TemporaryDirectory(prefix="ncd-run-cli-") as scratch:
         return subprocess.run([sys.executable, "-m", "runtime.cli", *args], capture_output=True, text=True,
                               cwd=cwd or scratch, env=env, timeout=120)
-
-
-def one_line_error(proc: subprocess.CompletedProcess) -> str:
-    assert proc.returncode == 2, proc
-    assert proc.stdout == ""
-    assert "Traceback" not in proc.stderr
-    assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
-    return proc.stderr
 
 
 def test_completed_run_prints_exactly_one_json_object():

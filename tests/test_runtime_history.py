@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from runtime.orchestrator import Orchestrator
+from cli_support import one_line_error
 
 PLAN_DIR = Path(__file__).parent / "runtime_plans" / "reconcile"
 ROW_FIELDS = ("kind", "cycle", "flow_index", "inference_id", "iteration", "status", "concept_name", "value_json",
@@ -54,14 +55,6 @@ def ok(proc: subprocess.CompletedProcess) -> str:
     assert proc.returncode == 0, (proc.returncode, proc.stdout, proc.stderr)
     assert "Traceback" not in proc.stderr
     return proc.stdout
-
-
-def one_line_error(proc: subprocess.CompletedProcess) -> str:
-    assert proc.returncode == 2, (proc.returncode, proc.stdout, proc.stderr)
-    assert proc.stdout == ""
-    assert "Traceback" not in proc.stderr
-    assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
-    return proc.stderr.strip()
 
 
 def query(db: Path, sql: str, *args) -> list[dict]:

@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 import pytest
+from cli_support import one_line_error
 
 PLANS = Path(__file__).parent / "runtime_plans"
 
@@ -41,14 +42,6 @@ def show(tmp: Path, run_id: str) -> dict:
     proc = ncd_run(tmp, "show", "--run-id", run_id, "--db", str(tmp / "runs.db"), "--json")
     assert proc.returncode == 0, proc.stderr
     return json.loads(proc.stdout)
-
-
-def one_line_error(proc: subprocess.CompletedProcess) -> str:
-    assert proc.returncode == 2, proc
-    assert proc.stdout == ""
-    assert "Traceback" not in proc.stderr
-    assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
-    return proc.stderr
 
 
 def stored_runs(tmp: Path) -> list:

@@ -20,7 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 from openai_server import OpenAIServer
-from server_support import ROOT, SLOW_PLAN, SLOW_STEPS, Server, error_of, wait_for, wait_status
+from server_support import ROOT, SLOW_PLAN, SLOW_STEPS, Server, db_server, error_of, wait_for, wait_status
 
 OWNERS = ("ann", "ben", "cat", "dan", "eve", "fay", "gus", "hal")
 TOKENS = {owner: f"{owner}-token-0123456789abcdef" for owner in OWNERS}
@@ -47,11 +47,7 @@ def llm():
 @pytest.fixture(scope="module")
 def server(plans, llm, tmp_path_factory):
     work = tmp_path_factory.mktemp("server")
-    tokens = work / "tokens.txt"
-    tokens.write_text("".join(f"{token} {owner}\n" for owner, token in TOKENS.items()))
-    srv = Server(plans, ["--db", str(work / "runs.db")], tokens, work / "server.log",
-                 env={"NCD_LLM_BASE_URL": llm.base_url, "NCD_LLM_API_KEY": "test-key",
-                      "NCD_LLM_MODEL": "model-small"})
+    srv = db_server(plans, work, TOKENS, llm.base_url, model="model-small")
     srv.start("--max-queued-per-owner", "3", "--allowed-models", ",".join(ALLOWED), "--max-calls-per-run", "2",
               max_runs=1, per_run_concurrency=1)
     yield srv

@@ -19,7 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 from openai_server import OpenAIServer
-from server_support import ROOT, Server, db_counts, error_of, wait_status
+from server_support import ROOT, Server, db_counts, db_server, error_of, wait_status
 
 ALICE = "alice-token-0123456789abcdef"
 BOB = "bob-token-fedcba9876543210xyz"
@@ -56,12 +56,7 @@ def llm():
 
 @pytest.fixture(scope="module")
 def server(plans, llm, tmp_path_factory):
-    work = tmp_path_factory.mktemp("server")
-    tokens = work / "tokens.txt"
-    tokens.write_text(f"{ALICE} alice\n{BOB} bob\n")
-    srv = Server(plans, ["--db", str(work / "runs.db")], tokens, work / "server.log",
-                 env={"NCD_LLM_BASE_URL": llm.base_url, "NCD_LLM_API_KEY": "k", "NCD_LLM_MODEL": "m"}).start()
-    srv.db = work / "runs.db"
+    srv = db_server(plans, tmp_path_factory.mktemp("server"), {"alice": ALICE, "bob": BOB}, llm.base_url).start()
     yield srv
     srv.stop()
 
