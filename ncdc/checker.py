@@ -53,6 +53,8 @@ def check_layer(parsed: ParseResult, reporter: Reporter, options: CheckOptions) 
 
 def check(data: bytes | str, path: str = "<plan>", options: CheckOptions | None = None) -> CheckResult:
     options = options or CheckOptions()
+    if path.endswith(".ncds"):
+        return _draft_file(path, data, options)
     parsed, reporter = parser_layer(data, path)
     model = check_layer(parsed, reporter, options)
     suppression = Reporter(path)
@@ -60,3 +62,23 @@ def check(data: bytes | str, path: str = "<plan>", options: CheckOptions | None 
     remaining = sorted(remaining + suppression.diagnostics, key=lambda d: d.sort_key)
     reported = select(remaining, options.select, options.ignore)
     return CheckResult(parsed.plan, model, reported, remaining)
+
+
+def _draft_file(path: str, data: bytes | str, options: CheckOptions) -> CheckResult:
+    """A `.ncds` draft named explicitly: one NCD113 at 1:1, not parsed (FIDELITY §3.15) — its prose lines
+    would otherwise give one NCD113/NCD111 per line without telling the user what the file is."""
+    parsed = parse_plan("", path)
+    reporter = Reporter(path)
+    text = data.decode("utf-8", errors="replace") if isinstance(data, bytes) else data
+    first = text.split("\n", 1)[0].rstrip("\r")
+    reporter.report(
+        "NCD113",
+        1,
+        1,
+        "`.ncds` drafts are not compiled; formalize to `.ncd`",
+        end_column=max(2, len(first) + 1),
+        help="write the plan as a `.ncd` file: markers `:<:`, `<=`, `<-` and concepts `{x}`, `[x]`, `<x>`",
+    )
+    remaining = sorted(reporter.diagnostics, key=lambda d: d.sort_key)
+    model = PlanModel(parsed.plan, parsed.failed_lines)
+    return CheckResult(parsed.plan, model, select(remaining, options.select, options.ignore), remaining)

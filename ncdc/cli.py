@@ -65,7 +65,7 @@ def _diagnostic_options(parser) -> None:
     parser.add_argument("--ignore", action="append", default=[], metavar="CODES", help="never report these codes or prefixes (applied after --select)")
     parser.add_argument("-W", "--warnings-as-errors", action="store_true", help="reported warnings make the exit status 1")
     parser.add_argument("--show-info", action="store_true", help="show info diagnostics in text, full and github output")
-    parser.add_argument("--check-files", action="store_true", help="also check that files named by annotations exist (NCD949)")
+    parser.add_argument("--check-files", action="store_true", help="also check that files named by annotations exist (NCD949) and that prompt files render (NCD956)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -12,7 +12,7 @@ from typing import Any
 
 from ncdc.annotation_keys import PERCEPTION_KEYS, START_FLAGS, is_literal_key
 from ncdc.ids import concept_id, inference_ids, sign, signature
-from ncdc.interpret import working_interpretation
+from ncdc.interpret import _axis_names, working_interpretation
 from ncdc.ir import AgentKind, ConceptKind, ConceptLine, Marker, Operator, Semantic
 from ncdc.plan import Inference, PlanModel, declared_data, flow_key, functional_text, ground_declaration, parse_axes
 
@@ -63,6 +63,13 @@ class ConceptTable:
             annotation = line.annotation("ref_axes")
             if annotation is not None:
                 return parse_axes(annotation.value) or ["_none_axis"]
+        # R§2.7 (FIDELITY §5): a `$%` cti without `%{ref_axes}` is declared along its `%:` names
+        for producer in self.model.producers.get(name, ()):
+            node = producer.functional
+            if isinstance(node, Operator) and node.op == "$%":
+                names = _axis_names(node, "%:")
+                if names:
+                    return names
         return ["_none_axis"]
 
     def reference_data(self, name: str) -> list[Any] | None:
@@ -195,6 +202,36 @@ def concept_repository(table: ConceptTable) -> list[dict[str, Any]]:
             "context": "",
         }
         entries.append((flow_key(indices[0]), entry))
+    # Implicit inputs (NCD935, FIDELITY §4) that no line names: the operation waits for them, so they are concepts
+    # of the plan — ground (nothing produces them), supplied by the inputs file; indexed by the naming line.
+    for inference in table.model.inferences:
+        for use in inference.implicit:
+            name = use.name
+            if name in table.value_lines or any(entry["concept_name"] == name for _, entry in entries):
+                continue
+            axes = table.axes(name)
+            index = inference.function_line.flow_index
+            entries.append(
+                (
+                    flow_key(index),
+                    {
+                        "id": concept_id(use.concept.inner, name, False),
+                        "concept_name": name,
+                        "type": _TYPE_OF_KIND[use.concept.kind],
+                        "flow_indices": [index],
+                        "description": None,
+                        "is_ground_concept": table.is_ground(name),
+                        "is_final_concept": name == final,
+                        "is_invariant": False,
+                        "reference_data": None,
+                        "reference_axis_names": axes,
+                        "axis_name": axes[0],
+                        "reference_element_type": None,
+                        "natural_name": use.concept.inner,
+                        "context": "",
+                    },
+                )
+            )
     for name, lines in table.function_lines.items():
         first = lines[0]
         node = first.node

@@ -17,7 +17,10 @@ def explain(code: str) -> str | None:
     if rule is None:
         return None
     if rule.severity is None:
-        return f"{code} — {rule.title}\n\nThis code is retired and never reported; it is reserved so that it is never reused.\n"
+        page = f"{code} — {rule.title}\n\nThis code is retired and never reported; it is reserved so that it is never reused.\n"
+        if rule.replaced_by:
+            page += f"Replaced by: {rule.replaced_by}.\n"
+        return page
     doc = all_docs().get(code)
     out = [f"{code} — {rule.title} ({rule.severity.value})\n"]
     if doc is None:

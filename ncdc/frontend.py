@@ -12,8 +12,10 @@ from ncdc.diagnostics import Diagnostic
 from ncdc.flow import build_tree, flow_indices, heads_only_indices
 from ncdc.ir import ConceptLine, Plan
 from ncdc.legacy import screen, trailing_index
+from ncdc.legacy_forms import current_tail_form
 from ncdc.parse import PayloadParser
 from ncdc.source import RawLine, Reporter, decode, prepass
+from ncdc.spellings import canonicalise
 
 
 @dataclass(frozen=True)
@@ -32,7 +34,7 @@ def parse_plan(data: bytes | str, path: str = "<plan>") -> ParseResult:
     parents, children = build_tree([raw.depth for raw in pre.lines])
     indices = flow_indices([raw.depth for raw in pre.lines])
     heads = heads_only_indices(parents, children)
-    lines = tuple(
+    lines = [
         ConceptLine(
             index=i,
             marker=raw.marker,
@@ -52,8 +54,10 @@ def parse_plan(data: bytes | str, path: str = "<plan>") -> ParseResult:
             source="\n".join(pre.source_lines[raw.number - 1 : raw.end_line]),
         )
         for i, raw in enumerate(pre.lines)
-    )
-    plan = Plan(path, lines, tuple(pre.header_annotations), tuple(pre.source_lines))
+    ]
+    # Accepted spellings → preferred form in the IR (FIDELITY §3, §6; NCD917), once the tree is linked.
+    lines = canonicalise(lines, reporter)
+    plan = Plan(path, tuple(lines), tuple(pre.header_annotations), tuple(pre.source_lines))
     failed = frozenset(i for i, node in enumerate(nodes) if node is None)
     return ParseResult(plan, reporter.diagnostics, failed)
 
@@ -70,9 +74,10 @@ def _parse_payload(raw: RawLine, reporter: Reporter):
             "NCD120",
             raw.number,
             column + trailing.start() + 1,
-            f"legacy index/sequence written after the concept: `{trailing.group(0).strip()}`",
+            f"legacy index/sequence written after the concept: `{trailing.group(0).strip()}`; the current form "
+            f"is `{current_tail_form(trailing.group(0))}`",
             end_column=column + trailing.end(),
-            help="write `| ?{flow_index}: 1.2 | ?{sequence}: imperative` (both optional)",
+            help=f"write `{current_tail_form(trailing.group(0))}` (both optional: the compiler computes them)",
         )
         failed = True
     payload = raw.payload[: trailing.start()].rstrip() if trailing is not None else raw.payload
@@ -86,7 +91,24 @@ def _parse_payload(raw: RawLine, reporter: Reporter):
             end_column=column + finding.end,
             help=finding.help,
         )
-    if findings or failed:
+    if findings:
+        return None
+    if failed:
+        # The line is not compiled (legacy tail), but an accepted alias in it is still named (FIDELITY E4: MANIFEST
+        # `legacy_translation_v1.ncd` line 5 reports NCD917 and NCD120).
+        if "<$={" in payload and payload:
+            probe = PayloadParser(raw.number, column)
+            probe.parse(payload, raw.marker)
+            for problem in probe.problems:
+                if problem.code == "NCD917":
+                    reporter.report(
+                        problem.code,
+                        raw.number,
+                        column + problem.start,
+                        problem.message,
+                        end_column=column + problem.end,
+                        help=problem.help,
+                    )
         return None
     if not payload:
         reporter.report(

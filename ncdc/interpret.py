@@ -53,6 +53,28 @@ def paradigm_name(value: str) -> str | None:
     return match.group(0) if match else None
 
 
+def output_kind(paradigm: str | None) -> str | None:
+    """The output part of a paradigm name: its last ``-``-separated segment starting with ``o_`` (RT§5.5)."""
+    if not paradigm:
+        return None
+    parts = [p for p in paradigm.split("-") if p.startswith("o_")]
+    return parts[-1] if parts else None
+
+
+def is_list_kind(paradigm: str | None) -> bool:
+    """A list kind spreads a list answer along ``output_axis``: its output part contains ``List`` (case-sensitive,
+    FIDELITY §1, E24). Without a paradigm (a Python binding alone, the default LLM executor) it is not one."""
+    kind = output_kind(paradigm)
+    return kind is not None and "List" in kind
+
+
+def _bare_name(name: str) -> str:
+    """A concept's name without its outer brackets: ``[concept lines]`` → ``concept lines``."""
+    if len(name) >= 2 and name[0] in "{[<(" and name[-1] in "}]>)":
+        return name[1:-1].strip()
+    return name
+
+
 def python_binding(line) -> dict[str, str] | None:
     python = line.annotation("python")
     if python is not None:
@@ -66,6 +88,14 @@ def python_binding(line) -> dict[str, str] | None:
         paths = [p for p in provision.value.replace(",", " ").split() if p]
         if paths and paths[0].endswith(".py") and function.value.strip():
             return {"path": paths[0], "function": function.value.strip()}
+    if provision is not None and function is None:
+        # FIDELITY §3.14: the reference's script paradigms (composition part containing `Execute`) call `main()`.
+        paths = [p for p in provision.value.replace(",", " ").split() if p]
+        norm = line.annotation("norm_input") or line.annotation("paradigm")
+        paradigm = re.split(r"[\s(]", norm.value.strip(), maxsplit=1)[0] if norm is not None else ""
+        composition = next((part for part in paradigm.split("-") if part.startswith("c_")), "")
+        if paths and paths[0].endswith(".py") and "Execute" in composition:
+            return {"path": paths[0], "function": "main"}
     return None
 
 
@@ -159,12 +189,17 @@ def _semantic(table: "ConceptTable", inference: Inference, node: Semantic, value
     line = inference.function_line
     norm = line.annotation("norm_input") or line.annotation("paradigm")
     order = value_order(inference)
-    declared = set()
-    for name in order:
-        declared.update(a for a in table.axes(name) if a != "_none_axis")
-    output_axis = next((a for a in table.axes(inference.cti) if a != "_none_axis" and a not in declared), None)
+    paradigm = paradigm_name(norm.value) if norm is not None else None
+    output_axis = None
+    # FIDELITY §1: the paradigm's output kind, never the declared axes, decides whether an answer is spread
+    if node.assertion is None and is_list_kind(paradigm):
+        declared = set()
+        for name in order:
+            declared.update(a for a in table.axes(name) if a != "_none_axis")
+        output_axis = next((a for a in table.axes(inference.cti) if a != "_none_axis" and a not in declared),
+                           None) or _bare_name(inference.cti)
     result: dict[str, Any] = {
-        "paradigm": paradigm_name(norm.value) if norm is not None else None,
+        "paradigm": paradigm,
         "body_faculty": line.annotation("body_faculty").value.strip() if line.annotation("body_faculty") else None,
         "value_order": order,
         "value_selectors": value_selectors(table, inference, order),
@@ -173,11 +208,26 @@ def _semantic(table: "ConceptTable", inference: Inference, node: Semantic, value
     binding = python_binding(line)
     if binding is not None:
         result["python_binding"] = binding
+    placement = _output_placeholder(table, inference)
+    if placement is not None:
+        result["output_placeholder"] = placement  # FIDELITY §6.2, E15: only with an output placement
     if node.agent.kind is AgentKind.INPUT:
         result["is_external_input"] = True
     elif node.assertion is not None:
         result["assertion_condition"] = assertion_condition(table, node)
     return result
+
+
+def _output_placeholder(table: "ConceptTable", inference: Inference) -> int | None:
+    """The slot N of an output placement child `<- {cti}<:{N}>` (FIDELITY §6.2), else None."""
+    lines = table.model.plan.lines
+    for index in inference.cti_line.children:
+        line = lines[index]
+        if line.output_placement and line.concept is not None:
+            binding = next((s for s in line.concept.suffixes if isinstance(s, Binding)), None)
+            if binding is not None:
+                return binding.slot
+    return None
 
 
 # ------------------------------------------------------------------ syntactic
@@ -194,12 +244,52 @@ def _operand(node: Operator, op: str) -> str | None:
     return _name(modifier.items[0])
 
 
-def _axis_names(node: Operator, op: str) -> list[str] | None:
-    """Axis names of a modifier, one or a list, braces stripped: ``%:({a})`` / ``%:[a, {b}]`` → ``["a", "b"]``."""
+def _axis_item(text: str) -> str:
+    """One axis-list item as an axis name (L§2.3 as amended by FIDELITY §3.9): ``{row}`` → ``row``, loop-version
+    suffixes dropped, ``{x}<$!{p}>`` → ``x`` (E24). Anything else is kept as written (NCD117 reports it)."""
+    text = text.strip()
+    text = re.sub(r"<\$!\{[^{}]*\}>$", "", text).strip()
+    text = re.sub(r"(\*-?\d+)+$", "", text).strip()
+    if text[:1] == "{" and text[-1:] == "}":
+        text = text[1:-1].strip()
+    return text
+
+
+def _axis_list_text(node: Operator, op: str) -> str | None:
+    """The text of an axis-list modifier with one redundant pair of parentheses removed: ``%:([a, b])`` is
+    ``%:[a, b]`` (FIDELITY §3.9)."""
     modifier = node.modifier(op)
     if modifier is None:
         return None
-    return parse_axes("[" + ", ".join(item.text for item in modifier.items) + "]")
+    text = modifier.argument.strip()
+    if text.startswith("(") and text.endswith(")") and text[1:-1].strip().startswith("["):
+        text = text[1:-1].strip()
+    return text
+
+
+def _axis_names(node: Operator, op: str) -> list[str] | None:
+    """Axis names of a modifier, one or a list, braces stripped: ``%:({a})`` / ``%:[a, {b}]`` / ``%:([a, {b}])``
+    → ``["a", "b"]``."""
+    text = _axis_list_text(node, op)
+    if text is None:
+        return None
+    if text.startswith("(") and text.endswith(")"):
+        text = text[1:-1]
+    elif text.startswith("[") and text.endswith("]"):
+        text = text[1:-1]
+    return [name for name in (_axis_item(part) for part in _split_list(text)) if name]
+
+
+def _per_source_axes(node: Operator, count: int) -> list[list[str]] | None:
+    """Grouping ``%:[(a1), (a2), …]`` with exactly one parenthesised item per source: the per-source form, the same
+    as ``%-[[a1], [a2], …]`` (FIDELITY §3.9)."""
+    text = _axis_list_text(node, "%:")
+    if text is None or not (text.startswith("[") and text.endswith("]")):
+        return None
+    parts = [p.strip() for p in _split_list(text[1:-1])]
+    if len(parts) != count or not all(p.startswith("(") and p.endswith(")") for p in parts):
+        return None
+    return [[name for name in (_axis_item(x) for x in _split_list(p[1:-1])) if name] for p in parts]
 
 
 def _bare(node: Operator, op: str) -> str | None:
@@ -211,6 +301,17 @@ def _bare(node: Operator, op: str) -> str | None:
     if text[:1] in "{[<" and text[-1:] in "}]>":
         text = text[1:-1].strip()
     return text
+
+
+def _loop_axis_operand(node: Operator) -> str | None:
+    """The `*.` `%:` operand as an axis name: braces and loop-version suffixes removed (``%:({doc}*1)`` → ``doc``)."""
+    text = _bare(node, "%:")
+    if text is None:
+        return None
+    text = re.sub(r"(\*-?\d+)+$", "", text.strip()).strip()
+    if text[:1] in "{[<" and text[-1:] in "}]>":
+        text = text[1:-1].strip()
+    return text or None
 
 
 def assign_sources(table: "ConceptTable", inference: Inference) -> list[str]:
@@ -266,9 +367,10 @@ def _assigning(table: "ConceptTable", inference: Inference, node: Operator) -> d
     if marker == "=":
         return {"marker": "=", "canonical_concept": _operand(node, "%>"), "alias_concept": inference.cti}
     if marker == "%":
+        # FIDELITY §5: the `%:` names, else the cti's declared axes other than `_none_axis`, else one element
         axis_names = _axis_names(node, "%:")
-        if axis_names is None:
-            axis_names = table.axes(inference.cti)
+        if not axis_names:
+            axis_names = [a for a in table.axes(inference.cti) if a != "_none_axis"] or ["_none_axis"]
         return {"marker": "%", "face_value": _face_value(inference, node), "axis_names": axis_names}
     if marker == ".":
         return {"marker": ".", "assign_source": assign_sources(table, inference), "assign_destination": inference.cti}
@@ -286,6 +388,8 @@ def _assigning(table: "ConceptTable", inference: Inference, node: Operator) -> d
 def _grouping(table: "ConceptTable", inference: Inference, node: Operator) -> dict[str, Any]:
     sources_modifier = node.modifier("%>")
     sources = [n for n in (_name(i) for i in (sources_modifier.items if sources_modifier else ())) if n is not None]
+    if sources_modifier is None:
+        sources = [use.name for use in inference.values]  # FIDELITY §3.2: a bare grouping groups its `<-` children
     protect: list[str] = []
     protection = node.modifier("%^")
     if protection is not None:
@@ -298,7 +402,14 @@ def _grouping(table: "ConceptTable", inference: Inference, node: Operator) -> di
         per_source = [parse_axes(part) for part in _split_list(by_axes_annotation.value)]
     collapse = node.modifier("%-")
     collapse_lists = [parse_axes(item.text) for item in collapse.items] if collapse is not None else None
-    common_axes = _axis_names(node, "%:")
+    colon = _axis_list_text(node, "%:")
+    if colon is not None:
+        # E24: `{x}<$!{p}>` inside `%:` names the axis `x` and protects `p`.
+        for protected in re.findall(r"<\$!=?\{([^{}]*)\}>", colon):
+            if protected not in protect:
+                protect.append(protected)
+    per_source_colon = _per_source_axes(node, len(sources))
+    common_axes = _axis_names(node, "%:") if per_source_colon is None else None
     lines = {use.name: use.line for use in inference.values}
     by_axes: list[list[str]] = []
     for position, source in enumerate(sources):
@@ -310,6 +421,8 @@ def _grouping(table: "ConceptTable", inference: Inference, node: Operator) -> di
             by_axes.append(per_source[position])
         elif collapse_lists is not None and position < len(collapse_lists):
             by_axes.append(collapse_lists[position])
+        elif per_source_colon is not None:
+            by_axes.append(per_source_colon[position])
         elif common_axes is not None:
             by_axes.append(list(common_axes))
         else:
@@ -337,13 +450,17 @@ def _looping(table: "ConceptTable", inference: Inference, node: Operator) -> dic
     annotation = inference.function_line.annotation("group_base")
     if annotation is not None:
         group_base = annotation.value.strip()
+    # R§3.3 as amended by FIDELITY §2: `%:` names the loop axis (not the element), and is optional
+    if group_base is None:
+        group_base = _loop_axis_operand(node)
     if group_base is None and loop.element is not None:
         axes = [a for a in table.axes(loop.element.canonical_name) if a != "_none_axis"]
         group_base = axes[0] if axes else None
-    if group_base is None:
-        group_base = _bare(node, "%:")
     if group_base is None and loop.base is not None:
-        group_base = table.axes(loop.base.canonical_name)[0]
+        axes = [a for a in table.axes(loop.base.canonical_name) if a != "_none_axis"]
+        group_base = axes[0] if axes else None
+    if group_base is None and element is not None:
+        group_base = _bare_name(re.sub(r"(\*-?\d+)+$", "", element))
     syntax: dict[str, Any] = {
         "marker": "every",
         "loop_index": loop.index,

@@ -290,12 +290,13 @@ class Clause:
 
 @dataclass(frozen=True, slots=True)
 class Assertion:
-    """A truth assertion (LANGUAGE.md §4.2). ``condition`` is True/False or the word given."""
+    """A truth assertion (LANGUAGE.md §4.2). ``condition`` is True/False, the number or the word given; True
+    when none is written (FIDELITY §3.8)."""
 
     text: str  # verbatim, angle brackets included
     braced: bool
     clauses: tuple[Clause, ...]
-    condition: bool | str
+    condition: bool | str | int | float
     span: Span = _span()
 
     @property
@@ -431,6 +432,9 @@ class ConceptLine:
     span: Span = _span()
     payload_span: Span = _span()
     source: str = field(default="", compare=False, repr=False)  # the physical line(s), marker included
+    # A bound `<-` child naming its inference's own cti: it only marks the placeholder of the result (FIDELITY
+    # §6.2); not an input. Set by the front end (ncdc/spellings.py).
+    output_placement: bool = False
 
     @property
     def line(self) -> int:

@@ -29,12 +29,19 @@ _LEGACY_GROUP = re.compile(r"^&(in|across)\b")
 _LEGACY_TIMING = re.compile(r"^@(if!?|after)\b")
 _LEGACY_LOOP = re.compile(r"^\*every\b")
 _ANGLE_BODY = re.compile(r"^(::<\{|::\{ALL|:%\((True|False)\):<|::\{%\([^)]*\)\}<)")
-_NORM_IN_BRACES = re.compile(r"^(::|:>:)\{")
+# A brace slot holding a `%(...)` norm after any agent, or the `:>:{x}?()` query form, is legacy; any other
+# `{norm}` is an informational norm name (FIDELITY §3.4, E24).
+_NORM_IN_BRACES = re.compile(r"^(::|:>:|:[A-Za-z_][A-Za-z0-9_ -]*:|:%\([^)]*\):)\{%\(|^:>:\{[^{}]*\}\?")
+# A functional type symbol used as the operation (FIDELITY §3.7).
+_TYPE_SYMBOL_OPERATION = re.compile(r"^<\{(?P<judgement>.*)\}>$|^\(\{(?P<imperative>.*)\}\)$")
+# `:agent:{text}` with no parenthesised body (FIDELITY §3.16): kept as NCD111 with the rewrite.
+_BRACE_BODY = re.compile(r"^(?P<agent>::|:[A-Za-z_][A-Za-z0-9_ -]*:)\{(?P<text>[^{}]*)\}$")
 _INPUT_NORM_AGENT = re.compile(r"^:%>\(")
 _LEGACY_TAGS = (
     (re.compile(r"<\$\([^()]*\)%_>"), "legacy instance marker `<$(X)%_>`", "write `<$(X)%>`"),
     (re.compile(r"<\$\{_\}=>"), "legacy identification tag `<${_}=>`", "write `<$({X})=>` naming what identifies it"),
-    (re.compile(r"<\$=[^>]*>"), "legacy identification tag `<$=...>`", "write `<$({X})=>` naming what identifies it"),
+    # `<$={N}>` is an accepted alias of `<$({N})=>` (FIDELITY §6.4, E4); every other `<$=...>` is legacy.
+    (re.compile(r"<\$=(?!\{\d+\}>)[^>]*>"), "legacy identification tag `<$=...>`", "write `<$({X})=>` naming what identifies it"),
     (re.compile(r"<\$%[^>]*>"), "legacy perception tag `<$%...>`", "declare perception with `%{file_location}` etc."),
     (re.compile(r"<:\{[A-Za-z_][^}]*\}>"), "named binding", "bind positionally with `<:{N}>`"),
     (re.compile(r"\{\d+\+\}"), "rest placeholder `{N+}`", "name each input with `{N}` and bind it with `<:{N}>`"),
@@ -142,6 +149,45 @@ def screen(payload: str, marker: Marker) -> list[Finding]:
                 "legacy norm in braces after the agent; the current form is `::(...)` / `:>:(...)` plus `%{norm_input}`",
                 "e.g. `::(translate {1})` with `| %{norm_input}: ...`",
             )
+        symbol = _TYPE_SYMBOL_OPERATION.match(payload)
+        if symbol:
+            if symbol.group("judgement") is not None:
+                current = f"::({symbol.group('judgement').strip()})<ALL True>"
+                what = "a judgement; choose the truth assertion"
+            else:
+                current = f"::({symbol.group('imperative').strip()})"
+                what = "an imperative"
+            findings.append(
+                Finding(
+                    "NCD129",
+                    0,
+                    len(payload),
+                    f"functional type symbol `{payload}` used as an operation; it defines no operation: write `{current}`",
+                    f"write `{current}` ({what})",
+                )
+            )
+        brace_body = _BRACE_BODY.match(payload)
+        if brace_body and not findings:
+            rewrite = f"{brace_body.group('agent')}({brace_body.group('text').strip()})"
+            findings.append(
+                Finding(
+                    "NCD111",
+                    brace_body.end("agent"),
+                    len(payload),
+                    f"syntax error: `{payload}` has no parenthesised instruction; the braces hold an optional norm",
+                    f"write `{rewrite}`",
+                )
+            )
+        if not findings and payload[:1].isalpha():
+            findings.append(
+                Finding(
+                    "NCD113",
+                    0,
+                    len(payload),
+                    "draft-format content: the operation is prose, not an operator or `::(...)`",
+                    "formalize it, e.g. `::(" + payload + ")` with its inputs bound by `<:{N}>`",
+                )
+            )
         add(
             "NCD127",
             _INPUT_NORM_AGENT.match(payload),
@@ -174,7 +220,8 @@ def screen(payload: str, marker: Marker) -> list[Finding]:
     for pattern, what, fix in _LEGACY_TAGS:
         match = pattern.search(payload)
         if match:
-            add("NCD128", match, f"{what} is legacy syntax; the current forms are `<$(X)%>`, `<$(X)=>` and `<:{{N}}>`", fix)
+            # The message names the current form of this very tag (MANIFEST: legacy messages name the equivalent).
+            add("NCD128", match, f"{what} (`{match.group(0)}`) is legacy syntax; the current form: {fix}", fix)
             found = True
             break
     if not found and not functional and payload[:1] in "{[<:(":
@@ -183,17 +230,30 @@ def screen(payload: str, marker: Marker) -> list[Finding]:
         for pattern, what, fix in _SUFFIX_TAGS:
             match = pattern.search(suffixes)
             if match:
-                findings.append(Finding("NCD128", end + match.start(), end + match.end(), f"{what} is legacy syntax", fix))
+                findings.append(
+                    Finding("NCD128", end + match.start(), end + match.end(), f"{what} is legacy syntax; the current form: {fix}", fix)
+                )
                 found = True
                 break
         if not found:
             query = _query_in_suffixes(payload, end)
             if query is not None:
                 findings.append(
-                    Finding("NCD128", query, query + 1, "legacy query suffix `?` after the concept", "drop the `?`")
+                    Finding(
+                        "NCD128",
+                        query,
+                        query + 1,
+                        f"legacy query suffix `?` after the concept; the current form is `{payload[:query].lstrip('(')}` (no `?`)",
+                        "drop the `?`",
+                    )
                 )
     if not found and functional:
-        add("NCD128", _FUNCTIONAL_QUERY.search(payload), "legacy query suffix `?` after a placeholder", "drop the `?`")
+        add(
+            "NCD128",
+            _FUNCTIONAL_QUERY.search(payload),
+            "legacy query suffix `?` after a placeholder; the current form is the placeholder without it (`{N}`)",
+            "drop the `?`",
+        )
     return findings
 
 

@@ -100,7 +100,8 @@ _BINDING = re.compile(r"^:\{(\d+)\}$")
 _INSTANCE = re.compile(r"^\$\((.*)\)%$", re.S)
 _IDENTIFICATION = re.compile(r"^\$\((.*)\)=$", re.S)
 _ELEMENT = re.compile(r"^\$\((.*)\)\*(-?\d+)?$", re.S)
-_LEGACY_ANGLE = re.compile(r"^(:\{|\$\(.*\)%_$|\$=|\$\{_\}=|\$%|\*-?\d+$|--)", re.S)
+_LEGACY_ANGLE = re.compile(r"^(:\{|\$\(.*\)%_$|\$=(?!\{\d+\}$)|\$\{_\}=|\$%|\*-?\d+$|--)", re.S)
+_IDENTIFICATION_ALIAS = re.compile(r"^\$=\{(\d+)\}$")  # `<$={N}>` ≡ `<$({N})=>` (FIDELITY §6.4)
 _INTEGER = re.compile(r"^-?\d+$")
 _QUANTIFIERS = {"all": "all", "any": "some", "some": "some", "none": "none", "exists": "exists"}
 
@@ -298,19 +299,23 @@ class PayloadParser:
                     "write e.g. `<ALL True>`, `<ANY False>` or `<For Each {x} True>`",
                 )
             ) from None
-        clauses_tree = tree.children[0]
+        body_tree = tree.children[0]
         clauses: list[Clause] = []
-        condition: bool | str = ""
-        for child in clauses_tree.children:
-            if child.data == "clause":
+        condition: bool | str | int | float = True  # a missing condition is `true` (FIDELITY §3.8)
+        for part in body_tree.children:
+            if part.data == "truth":
+                token = part.children[0]
+                if token.type == "NUMBER":
+                    condition = float(token.value) if "." in token.value else int(token.value)
+                else:
+                    condition = {"true": True, "false": False}.get(token.value.lower(), token.value)
+                continue
+            for child in part.children:
                 quantifier_token = child.children[0]
                 word = " ".join(quantifier_token.value.lower().split())
                 quantifier = "for-each" if word == "for each" else _QUANTIFIERS[word]
                 concept = child.children[1].children[0].value if len(child.children) > 1 else None
                 clauses.append(Clause(quantifier, concept))
-            else:  # truth
-                word = child.children[0].value
-                condition = {"true": True, "false": False}.get(word.lower(), word)
         inner = raw[1:-1].strip()
         braced = inner.startswith("{") and inner.endswith("}")
         return Assertion(raw, braced, tuple(clauses), condition, self.span(offset, offset + len(raw)))
@@ -430,6 +435,20 @@ def classify_angle(raw: str, span: Span, parser: PayloadParser) -> Suffix:
     match = _IDENTIFICATION.match(inner)
     if match:
         return IdentificationMarker(raw, match.group(1), span)
+    match = _IDENTIFICATION_ALIAS.match(inner)
+    if match:
+        # Canonicalised so that the concept's identity is the preferred form's (`{file path}<$({1})=>`).
+        preferred = f"<$({{{match.group(1)}}})=>"
+        parser.problems.append(
+            ParseProblem(
+                "NCD917",
+                span.column - parser.column,
+                span.end_column - parser.column,
+                f"`{raw}` is an accepted spelling of the identification marker `{preferred}`",
+                f"write `{preferred}`",
+            )
+        )
+        return IdentificationMarker(preferred, f"{{{match.group(1)}}}", span)
     match = _ELEMENT.match(inner)
     if match:
         number = match.group(2)

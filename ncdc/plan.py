@@ -56,7 +56,10 @@ __all__ = [
     "LoopInfo",
     "PlanModel",
     "Use",
+    "AppendRoles",
     "annotation_concepts",
+    "append_roles",
+    "unmarked_name",
     "declared_data",
     "flow_key",
     "functional_text",
@@ -91,7 +94,7 @@ class LoopInfo:
     index: int
     base: ConceptRef | None
     result: ConceptRef | None
-    element: ConceptRef | None  # the ``%:`` operand
+    element: ConceptRef | None  # the element: declared by the first ``<* {x}<$(B)*>`` line, else inline ``%>(B<$({x})*>)``
     element_lines: list[ConceptLine]  # ``<*`` siblings declaring an element of the base
     carried_lines: list[ConceptLine]  # ``<* X*-N`` / ``<* {x}<$(X)*-N>`` siblings
     element_name: str | None = None  # as the body spells it (CurrentLoopBaseConcept)
@@ -113,6 +116,9 @@ class Inference:
     loop: LoopInfo | None = None
     enclosing_loops: list["Inference"] = field(default_factory=list)  # outermost first
     gated_by: "Inference | None" = None
+    # Operands no sibling line declares (NCD935, FIDELITY §4): also in ``values`` so that the operation waits for
+    # them; each Use's line is the functional line and its concept the operand as written there.
+    implicit: list[Use] = field(default_factory=list)
 
     @property
     def key(self) -> tuple[int, ...]:
@@ -176,7 +182,12 @@ class PlanModel:
         self._link_loops_and_gates()
 
     def _children(self, line: ConceptLine, marker: Marker) -> list[ConceptLine]:
-        return [self.plan.lines[i] for i in line.children if self.plan.lines[i].marker is marker]
+        # An output placement (FIDELITY §6.2) only marks the result's placeholder: it is not an input.
+        return [
+            self.plan.lines[i]
+            for i in line.children
+            if self.plan.lines[i].marker is marker and not self.plan.lines[i].output_placement
+        ]
 
     def _uses(self, lines: list[ConceptLine], role: str) -> tuple[list[Use], bool]:
         uses: list[Use] = []
@@ -198,7 +209,9 @@ class PlanModel:
         text = functional_text(function)
         node = function.node
         if _is_timing(function):
-            return  # NCD207: a timing line cannot be the function of a value concept
+            # FIDELITY §3.11: the front end rewrites a timing function into a gated `$.` selection (NCD928); one
+            # that is still here could not be rewritten and is reported by the structure rules.
+            return
         values, values_ok = self._uses(self._children(line, Marker.VALUE), "value")
         contexts, contexts_ok = self._uses(self._children(line, Marker.CONTEXT), "context")
         complete = concept is not None and text is not None and values_ok and contexts_ok
@@ -219,9 +232,35 @@ class PlanModel:
             complete,
             loop,
         )
+        if complete and family != "looping" and isinstance(node, Operator):
+            # R§3.4 (FIDELITY §4(c), §6.5): a `<*` line naming an operand of a syntactic operator is a value
+            # concept (`$= %>({user query})` with `<* {user query}`): listed in value_concepts and waited for.
+            operands = {ref.canonical_name for ref in implicit_operand_candidates(inference)}
+            moved = [use for use in inference.contexts if use.name in operands]
+            for use in moved:
+                inference.contexts.remove(use)
+                inference.values.append(Use(use.name, use.line, "value", use.concept))
+        if complete and family != "looping":
+            inference.implicit = self._implicit_inputs(inference)
+            inference.values.extend(inference.implicit)
         self.inferences.append(inference)
         if concept is not None:
             self.producers.setdefault(self.line_name[line.index], []).append(inference)
+
+    def _implicit_inputs(self, inference: Inference) -> list[Use]:
+        """Operands that no sibling ``<-``/``<*`` line declares (C§3.6 NCD935, FIDELITY §4 and errata E5/E6): the
+        reference compiler lists them as value concepts, so the operation waits for them. Exceptions: the
+        inference's own cti as a ``$.`` operand or as the destination of an in-place ``$+`` (it only names the
+        destination); ``*.`` operands (NCD502-NCD504) and gate conditions are never implicit."""
+        declared = {use.name for use in inference.values + inference.contexts}
+        found: list[Use] = []
+        for ref in implicit_operand_candidates(inference):
+            name = ref.canonical_name
+            if name in declared:
+                continue
+            declared.add(name)
+            found.append(Use(name, inference.function_line, "value", ref))
+        return found
 
     def _gate(self, line: ConceptLine, timing: ConceptLine) -> None:
         node = timing.node
@@ -292,7 +331,17 @@ class PlanModel:
                 carried_lines.append(context)
             elif declarations:
                 element_lines.append(context)
-        info = LoopInfo(loop_line, index, operand("%>"), operand("%<"), operand("%:"), element_lines, carried_lines)
+        # FIDELITY §2: `%:` names the loop axis, never the element; the element comes from the `<*` declaration
+        # or, when no `<*` line declares one, from the inline form `%>(B<$({x})*>)` (E21: the marker names the element).
+        element = element_lines[0].concept if element_lines else _inline_element(operand("%>"))
+        base = operand("%>")
+        result = operand("%<")
+        if result is None and node.modifier("%<") is None and loop_line.children:
+            # `%<` is optional (FIDELITY §2): the result is the `%>` operand of the body `$.`
+            selector = self.plan.lines[loop_line.children[0]].node
+            if isinstance(selector, Operator) and selector.op == "$.":
+                result = _single_ref(selector, "%>")
+        info = LoopInfo(loop_line, index, base, result, element, element_lines, carried_lines)
         for context in carried_lines:
             concept = context.concept
             assert concept is not None
@@ -341,8 +390,8 @@ class PlanModel:
                     inference.gated_by = gate
 
     def _append_result_name(self, line: ConceptLine) -> str | None:
-        """A ``$+`` result names its ``%>`` destination (the append is in place; L§3.3 decision), when the cores
-        agree (otherwise NCD213)."""
+        """An in-place ``$+`` result names its destination (L§3.3 decision as amended by FIDELITY §3.3 and E12);
+        a functional ``$+`` result names a concept of its own (None here)."""
         if not line.children:
             return None
         function = self.plan.lines[line.children[0]]
@@ -350,11 +399,8 @@ class PlanModel:
         concept = line.concept
         if not (isinstance(node, Operator) and node.op == "$+") or concept is None:
             return None
-        modifier = node.modifier("%>")
-        if modifier is None or len(modifier.items) != 1 or not isinstance(modifier.items[0], ConceptRef):
-            return None
-        destination = modifier.items[0]
-        return destination.canonical_name if destination.core == concept.core else None
+        roles = append_roles(node, concept)
+        return roles.destination.canonical_name if roles is not None and roles.in_place else None
 
     def _rename_element_declarations(self, loop: Inference, element: str) -> None:
         """``<* {x}<$(B)*>`` names ``{x}*N`` when the body spells the element that way (L§3.3 exception)."""
@@ -442,15 +488,18 @@ class PlanModel:
         for inference in self.inferences:
             if inference.kind in ("gate", "loop_body"):
                 function_producers.setdefault(inference.cti, []).append(inference)
+        accumulators = self.accumulators
         for inference in self.inferences:
             for use in inference.values + inference.contexts:
                 if self._loop_provides(use.name, inference):
                     continue
                 producers = self.producers.get(use.name, ())
                 for producer in producers:
-                    if producer is inference and len(producers) > 1:
-                        continue
-                    edges[producer.flow_index].setdefault(inference.flow_index, Edge(use.name, use.line.line))
+                    if producer is inference and (len(producers) > 1 or producer.flow_index in accumulators):
+                        continue  # pass-through, or an append's own read of its destination
+                    source = self._accumulator_source(producer, inference, accumulators)
+                    if source is not None:
+                        edges[source.flow_index].setdefault(inference.flow_index, Edge(use.name, use.line.line))
             for producer in function_producers.get(inference.function, ()):
                 if producer.flow_index.startswith(inference.flow_index + "."):
                     edges[producer.flow_index].setdefault(
@@ -459,7 +508,49 @@ class PlanModel:
             supported = self.supported_inference(inference)
             if supported is not None:
                 edges[inference.flow_index].setdefault(supported.flow_index, Edge(None, inference.source_line))
+        # Erratum E7: in-place appends to one destination in one loop body apply in flow-index order.
+        previous: dict[tuple[str, str], Inference] = {}
+        for flow_index, loop in sorted(accumulators.items(), key=lambda item: flow_key(item[0])):
+            append = self.by_index[flow_index]
+            key = (loop.flow_index, append.cti)
+            earlier = previous.get(key)
+            if earlier is not None:
+                edges[earlier.flow_index].setdefault(flow_index, Edge(append.cti, append.source_line))
+            previous[key] = append
         return edges
+
+    @cached_property
+    def accumulators(self) -> dict[str, Inference]:
+        """In-place ``$+`` inferences inside a loop body (flow index -> the innermost loop L whose body contains
+        it; erratum E8), for the accumulator rule of C§3.3 (FIDELITY §4)."""
+        found: dict[str, Inference] = {}
+        for inference in self.inferences:
+            node = inference.functional
+            if inference.kind != "ordinary" or not (isinstance(node, Operator) and node.op == "$+"):
+                continue
+            if self._append_result_name(inference.cti_line) is None or not inference.enclosing_loops:
+                continue
+            found[inference.flow_index] = inference.enclosing_loops[-1]
+        return found
+
+    def _accumulator_source(
+        self, producer: Inference, consumer: Inference, accumulators: dict[str, Inference]
+    ) -> Inference | None:
+        """Where the edge for ``consumer`` reading ``producer``'s cti starts (C§3.3 "Accumulators", FIDELITY §4
+        with errata E7 and E8): the producer itself, except for an in-place ``$+`` A in the body of loop L —
+        readers in L's body see the iteration-start value (no edge), except later appends to the same destination,
+        which wait for A in flow-index order; L itself reads its base or initial value (no edge); every other
+        reader waits for L to finish (an edge from L)."""
+        loop = accumulators.get(producer.flow_index)
+        if loop is None:
+            return producer
+        if consumer is loop:
+            return None
+        if loop in consumer.enclosing_loops:
+            if consumer.flow_index in accumulators and consumer.cti == producer.cti:
+                return producer if producer.key < consumer.key else None
+            return None
+        return loop
 
     @property
     def graph(self) -> "networkx.DiGraph":
@@ -501,6 +592,8 @@ class PlanModel:
         # reads (such a read makes it an input of that sibling subtree, not an alternative result).
         read_under: dict[str, set[str]] = {}  # concept -> the value lines under which it is read
         for use in inference.values:
+            if use in inference.implicit:
+                continue  # named on the functional line: no subtree of its own
             for nested in self.under(use.line.flow_index):
                 for read in nested.values + nested.contexts:
                     read_under.setdefault(read.name, set()).add(use.name)
@@ -521,6 +614,80 @@ class PlanModel:
 
     def _loop_provides(self, name: str, inference: Inference) -> bool:
         return any(loop in inference.enclosing_loops for loop in self.loop_provided.get(name, ()))
+
+
+@dataclass(frozen=True, slots=True)
+class AppendRoles:
+    """How a ``$+`` reads (L§4.3 ``$+`` row, FIDELITY §3.3): its destination and item, whether the append is in
+    place (the result line names the destination) and whether the operands were written swapped (NCD917)."""
+
+    destination: ConceptRef
+    item: ConceptRef | None
+    in_place: bool
+    swapped: bool
+
+
+def unmarked_name(ref: ConceptRef) -> str:
+    """The canonical name without identification markers: core plus loop-version suffixes (erratum E12)."""
+    return ref.core + "".join(s.text for s in ref.suffixes_of(LoopVersion))
+
+
+def append_roles(node: Operator, result: ConceptRef) -> AppendRoles | None:
+    """The roles of a ``$+`` whose result line is ``result``; None when ``%>`` is not one concept. In place when
+    the result's name without identification markers is the destination's canonical name (E12: ``X <= $+
+    %>(X*-1)`` is functional); the roles are read swapped when only the ``%<`` operand is that name."""
+    destination = _single_ref(node, "%>")
+    item = _single_ref(node, "%<")
+    if destination is None:
+        return None
+    name = unmarked_name(result)
+    if destination.canonical_name == name:
+        return AppendRoles(destination, item, True, False)
+    if item is not None and item.canonical_name == name:
+        return AppendRoles(item, destination, True, True)
+    return AppendRoles(destination, item, False, False)
+
+
+def implicit_operand_candidates(inference: Inference) -> list[ConceptRef]:
+    """The operands NCD935 looks at, in the textual order of the modifiers then the annotations: ``%>``/``%<`` of
+    ``$=``, ``$-``, ``$.``, ``$+``, grouping sources, ``%{value_order}`` and (for ``$.``) ``%{assign_sources}``
+    entries; the cti itself is left out where it only names the destination."""
+    node = inference.functional
+    found: list[ConceptRef] = []
+    if isinstance(node, Operator):
+        for modifier in node.modifiers:
+            if modifier.op not in ("%>", "%<"):
+                continue
+            if node.op in ("$=", "$-") and modifier.op != "%>":
+                continue
+            if node.family == "grouping" and modifier.op != "%>":
+                continue
+            if node.op not in ("$=", "$-", "$.", "$+") and node.family != "grouping":
+                continue
+            for item in modifier.items:
+                if not isinstance(item, ConceptRef):
+                    continue
+                if item.canonical_name == inference.cti and node.op in ("$.", "$+"):
+                    continue  # names the destination (L§4.3 `$.` row, in-place `$+`)
+                found.append(item)
+    for key in ("value_order", "assign_sources"):
+        annotation = inference.function_line.annotation(key)
+        if annotation is None or (key == "assign_sources" and not (isinstance(node, Operator) and node.op == "$.")):
+            continue
+        found.extend(annotation_concepts(annotation))
+    return found
+
+
+def _inline_element(base: ConceptRef | None) -> ConceptRef | None:
+    """The element ``{x}`` of an inline declaration ``B<$({x})*>`` on a loop's ``%>`` operand (FIDELITY §3.6)."""
+    if base is None:
+        return None
+    for declaration in base.suffixes_of(ElementDeclaration):
+        core = declaration.base.strip()
+        if declaration.carry is None and core[:1] in "{[<" and core:
+            kind = {"{": ConceptKind.OBJECT, "[": ConceptKind.RELATION, "<": ConceptKind.PROPOSITION}[core[0]]
+            return ConceptRef(kind, core, (), declaration.span)
+    return None
 
 
 def _single_ref(node: Operator, op: str) -> ConceptRef | None:

@@ -1,7 +1,7 @@
 """The catalogue of diagnostic codes: one source of truth for severities, titles and `ncdc explain`.
 
-Codes are stable (CHECKS.md §2): a code is never reused for a different meaning. NCD409 is retired and
-kept here only so that nothing ever reuses it.
+Codes are stable (CHECKS.md §2): a code is never reused for a different meaning. Retired codes (NCD409; NCD207,
+NCD213, NCD302 and NCD405 by FIDELITY.md §7) are kept here only so that nothing ever reports or reuses them.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ class Rule:
     code: str
     severity: Severity | None  # None: retired code, never reported
     title: str
+    replaced_by: str = ""  # for a retired code: what reports the situation now (shown by `ncdc explain`)
 
 
 _RULES: tuple[Rule, ...] = (
@@ -41,6 +42,7 @@ _RULES: tuple[Rule, ...] = (
     Rule("NCD126", Severity.ERROR, 'legacy norm-in-braces agent'),
     Rule("NCD127", Severity.ERROR, 'legacy input-norm agent'),
     Rule("NCD128", Severity.ERROR, 'legacy tag, binding, placeholder or query suffix'),
+    Rule("NCD129", Severity.ERROR, 'functional type symbol used as an operation'),
     Rule("NCD130", Severity.ERROR, 'unimplemented construct'),
     Rule("NCD201", Severity.ERROR, 'empty plan'),
     Rule("NCD202", Severity.ERROR, 'more than one root'),
@@ -48,12 +50,12 @@ _RULES: tuple[Rule, ...] = (
     Rule("NCD204", Severity.ERROR, 'inference without a functional concept'),
     Rule("NCD205", Severity.ERROR, 'inference with several functional concepts'),
     Rule("NCD206", Severity.ERROR, 'functional concept is not the first child'),
-    Rule("NCD207", Severity.ERROR, 'timing operator used as the function of a value concept'),
+    Rule("NCD207", None, 'retired; never reused (was: timing operator used as the function of a value concept)', "NCD928 (warning): the timing line is compiled as a gated `$.` selection"),
     Rule("NCD208", Severity.ERROR, 'functional line with unexpected children'),
     Rule("NCD212", Severity.ERROR, 'operator modifier missing, duplicated or not allowed'),
-    Rule("NCD213", Severity.ERROR, '`$+` result does not denote its destination'),
+    Rule("NCD213", None, 'retired; never reused (was: `$+` result does not denote its destination)', "a `$+` whose result names another concept is the functional form; inside a loop body that does not accumulate it is NCD955 (warning)"),
     Rule("NCD301", Severity.ERROR, 'dependency cycle'),
-    Rule("NCD302", Severity.ERROR, 'operand not declared as a sibling line'),
+    Rule("NCD302", None, 'retired; never reused (was: operand not declared as a sibling line)', "NCD935 (warning): the undeclared operand becomes an implicit input"),
     Rule("NCD303", Severity.ERROR, 'ground concept is also produced'),
     Rule("NCD304", Severity.ERROR, 'conflicting declarations for one concept'),
     Rule("NCD305", Severity.ERROR, 'one functional text with conflicting executor annotations'),
@@ -61,7 +63,7 @@ _RULES: tuple[Rule, ...] = (
     Rule("NCD402", Severity.ERROR, 'gate condition is neither judged nor a ground truth value'),
     Rule("NCD403", Severity.ERROR, 'gated functional text is not unique'),
     Rule("NCD404", Severity.ERROR, 'loop base is not a collection'),
-    Rule("NCD405", Severity.ERROR, 'judgement does not infer a proposition'),
+    Rule("NCD405", None, 'retired; never reused (was: judgement does not infer a proposition)', "NCD944 (warning): a judgement inferring an object or a relation"),
     Rule("NCD406", Severity.ERROR, 'duplicate binding'),
     Rule("NCD407", Severity.ERROR, 'bindings are not consecutive from 1'),
     Rule("NCD408", Severity.ERROR, 'placeholders and bindings disagree'),
@@ -87,6 +89,7 @@ _RULES: tuple[Rule, ...] = (
     Rule("NCD914", Severity.INFO, 'unknown annotation key'),
     Rule("NCD915", Severity.INFO, '`%{paradigm}` alias used'),
     Rule("NCD916", Severity.WARNING, 'several provisions; only the first is used'),
+    Rule("NCD917", Severity.WARNING, 'accepted spelling that is not the preferred form (the message names it)'),
     Rule("NCD920", Severity.WARNING, 'root not written with `:<:`'),
     Rule("NCD921", Severity.WARNING, 'explicit flow index differs'),
     Rule("NCD922", Severity.WARNING, '`?{sequence}` tag differs from the operator'),
@@ -95,11 +98,13 @@ _RULES: tuple[Rule, ...] = (
     Rule("NCD925", Severity.WARNING, 'context concept unused by this kind of inference'),
     Rule("NCD926", Severity.INFO, 'identification marker on a `$+` result is a label only'),
     Rule("NCD927", Severity.WARNING, 'nested gate'),
+    Rule("NCD928", Severity.WARNING, 'timing operator as the function of a value concept (compiled as a gated selection)'),
     Rule("NCD930", Severity.WARNING, 'several producers of one concept'),
     Rule("NCD931", Severity.WARNING, 'implicit ground concept'),
     Rule("NCD932", Severity.WARNING, '`$.` with several ungated candidates'),
     Rule("NCD933", Severity.WARNING, 'result never used (unreachable from the plan output)'),
     Rule("NCD934", Severity.WARNING, 'near-duplicate concept names'),
+    Rule("NCD935", Severity.WARNING, 'operand not declared as a sibling line (added as an implicit input)'),
     Rule("NCD940", Severity.WARNING, 'binding on an input of a syntactic operator'),
     Rule("NCD941", Severity.INFO, 'partial binding'),
     Rule("NCD942", Severity.WARNING, 'placeholders without bindings'),
@@ -114,6 +119,9 @@ _RULES: tuple[Rule, ...] = (
     Rule("NCD951", Severity.WARNING, 'loop-body concept consumed outside the loop'),
     Rule("NCD952", Severity.WARNING, 'carried concept not produced by the body'),
     Rule("NCD953", Severity.WARNING, 'semantic operation whose paradigm no executor handles'),
+    Rule("NCD954", Severity.WARNING, 'list answer kept as one element: a declared axis the step does not create'),
+    Rule("NCD955", Severity.WARNING, '`$+` in a loop body that does not accumulate'),
+    Rule("NCD956", Severity.WARNING, 'prompt file that cannot be rendered (`--check-files`)'),
     Rule("NCD990", Severity.WARNING, 'unused suppression'),
     Rule("NCD991", Severity.WARNING, 'invalid suppression'),
 )

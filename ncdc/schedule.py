@@ -27,6 +27,26 @@ def supported_by(table: ConceptTable, inference: Inference) -> list[str]:
     ]
 
 
+def _in_place_destination(inference: Inference) -> str | None:
+    """The destination of an in-place `$+` (its result is the destination itself), else None."""
+    destination = append_destination(inference)
+    return destination if destination is not None and destination == inference.cti else None
+
+
+def _reads_iteration_start(reader: Inference, producer: Inference, name: str) -> bool:
+    """C§3.3 Accumulators (FIDELITY §4, E7, E8): a reader inside the body of the innermost loop L of an in-place
+    `$+` producing ``name`` reads the value at the start of L's iteration, so it does not wait for the append;
+    an earlier-indexed append to the same destination still comes first."""
+    if _in_place_destination(producer) != name or not producer.enclosing_loops:
+        return False
+    loop = producer.enclosing_loops[-1]
+    if loop is reader or loop not in reader.enclosing_loops:
+        return False
+    if _in_place_destination(reader) == name:
+        return flow_key(reader.flow_index) < flow_key(producer.flow_index)
+    return True
+
+
 def build_schedule(table: ConceptTable, repositories: Repositories) -> dict[str, Any]:
     model = table.model
     by_name = {entry["concept_name"]: entry for entry in repositories.concepts}
@@ -43,7 +63,8 @@ def build_schedule(table: ConceptTable, repositories: Repositories) -> dict[str,
                 listed.add(name)
                 provider = next((loop for loop in model.loop_provided.get(name, ()) if loop in inference.enclosing_loops or loop is inference), None)
                 producers = [] if provider is not None else [
-                    p.flow_index for p in model.producers.get(name, ()) if p is not inference
+                    p.flow_index for p in model.producers.get(name, ())
+                    if p is not inference and not _reads_iteration_start(inference, p, name)
                 ]
                 producers_all.extend(producers)
                 concept = by_name.get(name)

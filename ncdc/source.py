@@ -7,10 +7,12 @@ The pre-pass does all indentation work; lark later parses one payload at a time 
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass, field
 
 from ncdc.diagnostics import Diagnostic
 from ncdc.ir import Annotation, Comment, CommentKind, Marker, Span
+from ncdc.legacy_forms import current_tail_form
 from ncdc.tails import LEGACY_INDEX_SEGMENT, Segment, scan_tail
 
 # Line kinds tested in this order (LANGUAGE.md §1.2). Markers first, longest-first within equal starts.
@@ -28,6 +30,7 @@ _COMMENTS: tuple[tuple[str, CommentKind], ...] = (
     ("||", CommentKind.BLOCK),
 )
 _OPEN = {"(": ")", "[": "]", "{": "}"}
+_SUBJECT_START = re.compile(r"^:[A-Za-z_][A-Za-z0-9_ -]*:")
 _CLOSE = {")": "(", "]": "[", "}": "{"}
 
 
@@ -158,9 +161,10 @@ def split_main(text: str, start: int) -> tuple[int, int, int | None]:
     """Scan a concept line from ``start`` (just after the marker).
 
     Returns (end of the main part, bracket depth at that point, offset of an unmatched closing bracket).
-    The main part ends at the first top-level ``|`` or whitespace-preceded ``/:``; angle brackets are not
-    counted (LANGUAGE.md §1.6)."""
+    The main part ends at the first top-level ``|`` or whitespace-preceded ``/:``, or at an inline comment
+    (``inline_comment_at``); angle brackets are not counted for the balance (LANGUAGE.md §1.6)."""
     depth = 0
+    angle = 0  # only to keep `#`/`//` inside `<...>` concept brackets from starting a comment (FIDELITY E23)
     i = start
     n = len(text)
     while i < n:
@@ -171,13 +175,35 @@ def split_main(text: str, start: int) -> tuple[int, int, int | None]:
             if depth == 0:
                 return n, 0, i
             depth -= 1
+        elif c == "<" and (i == 0 or text[i - 1] != "%"):
+            angle += 1
+        elif c == ">" and angle:  # inside `<...>`, `%>` ends an instance marker `<$(X)%>`
+            angle -= 1
         elif depth == 0:
             if c == "|":
                 return i, 0, None
             if c == "/" and i + 1 < n and text[i + 1] == ":" and i > start and text[i - 1] in " \t":
                 return i, 0, None
+            if angle == 0 and i > start and inline_comment_at(text, i):
+                return i, 0, None
         i += 1
     return n, depth, None
+
+
+def inline_comment_at(text: str, i: int) -> bool:
+    """Whether an opaque inline comment (`# ...` or `// ...`) starts at ``text[i]`` (FIDELITY §3.13, E23).
+
+    It must be preceded by a space or tab and followed by a space or the end of the line, so that `&[#]`,
+    `%^(<$*#>)`, `http://h/x` and `see #4` stay data. The caller checks it is outside quotes and brackets."""
+    if i == 0 or i >= len(text) or text[i - 1] not in " \t":
+        return False
+    if text[i] == "#":
+        after = i + 1
+    elif text.startswith("//", i):
+        after = i + 2
+    else:
+        return False
+    return after >= len(text) or text[after] in " \t"
 
 
 def _bracket_delta(text: str, depth: int) -> int:
@@ -210,9 +236,21 @@ def prepass(text: str, reporter: Reporter) -> PrePass:
             previous_was_annotation = False
             continue
         marker = marker_of(stripped)
+        marker_length: int | None = None
+        if marker is None and not lines and count == 0 and _unmarked_root(stripped, source_lines, number):
+            # FIDELITY §6.1: the documentation's bare first line is the root written without a marker.
+            marker, marker_length = Marker.ROOT, 0
+            reporter.report(
+                "NCD920",
+                number,
+                1,
+                "root written without a marker; it is treated as `:<:`",
+                end_column=len(raw) + 1,
+                help=f"write the root as `:<:{stripped.split('|')[0].strip()}`",
+            )
         if marker is not None:
             previous_was_annotation = False
-            line = _concept_line(raw, number, count, width, marker, source_lines, reporter)
+            line = _concept_line(raw, number, count, width, marker, source_lines, reporter, marker_length)
             if base_depth is None:
                 if width != 0:
                     reporter.report(
@@ -294,6 +332,28 @@ def prepass(text: str, reporter: Reporter) -> PrePass:
     return PrePass(source_lines, lines, header_annotations)
 
 
+_UNMARKED_ROOT_START = ("{", "[", "(", "<")
+_NOT_A_ROOT = ("<=", "<-", "<*", "<^")
+
+
+def _unmarked_root(stripped: str, source_lines: list[str], number: int) -> bool:
+    """Whether line ``number`` (1-based; at column 1, before any concept line) is a root written without a
+    marker: it starts like a concept (`{`, `[`, `(`, `<` other than a marker, or `:Name:`) and the next concept
+    line is a `<=` line one level deeper (FIDELITY §6.1, E24). Comments and annotations may come in between."""
+    starts_like_concept = (stripped.startswith(_UNMARKED_ROOT_START) and not stripped.startswith(_NOT_A_ROOT)) or (
+        _SUBJECT_START.match(stripped) is not None
+    )
+    if not starts_like_concept:
+        return False
+    for following in source_lines[number:]:
+        count, width = leading_columns(following)
+        rest = following[count:]
+        if not rest.strip() or rest.startswith(("|", "#", "/:", "?:", "...:", "||", "//")):
+            continue
+        return marker_of(rest) is Marker.FUNCTION and width == 4
+    return False
+
+
 def _concept_line(
     raw: str,
     number: int,
@@ -302,6 +362,7 @@ def _concept_line(
     marker: Marker,
     source_lines: list[str],
     reporter: Reporter,
+    marker_length: int | None = None,
 ) -> RawLine:
     tab = raw.find("\t", 0, count)
     if tab >= 0:
@@ -321,7 +382,7 @@ def _concept_line(
             end_column=count + 1,
             help=f"indent with {width // 4 * 4} or {width // 4 * 4 + 4} spaces",
         )
-    start = count + len(marker.value)
+    start = count + (len(marker.value) if marker_length is None else marker_length)
     payload_start = start
     while payload_start < len(raw) and raw[payload_start] in " \t":
         payload_start += 1
@@ -362,6 +423,12 @@ def _concept_line(
         )
         return line
     tail_text = raw[main_end:]
+    if inline_comment_at(raw, main_end):
+        # An inline `#`/`//` comment swallows the rest of the line, a tail included (FIDELITY §3.13).
+        kind = CommentKind.HASH
+        body = raw[main_end:].lstrip("#/").strip()
+        line.comments.append(Comment(kind, body, Span(number, main_end + 1, number, len(raw) + 1)))
+        tail_text = ""
     if tail_text.strip():
         tail = scan_tail(tail_text)
         for segment in tail.segments:
@@ -372,9 +439,10 @@ def _concept_line(
                         "NCD120",
                         number,
                         main_end + segment.key_start + 1,
-                        f"legacy index/sequence tail `| {segment.value}`",
+                        f"legacy index/sequence tail `| {segment.value}`; the current form is "
+                        f"`{current_tail_form(segment.value)}`",
                         end_column=main_end + segment.end + 1,
-                        help="write `| ?{flow_index}: 1.2 | ?{sequence}: imperative` (both optional)",
+                        help=f"write `{current_tail_form(segment.value)}` (both optional: the compiler computes them)",
                     )
                 continue
             line.annotations.append(_annotation(segment, number, main_end, True))

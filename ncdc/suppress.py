@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from ncdc.checks.annotations import SUPPRESSION
 from ncdc.diagnostics import Diagnostic
 from ncdc.ir import Annotation, Plan
-from ncdc.rules import is_known_code_or_prefix
+from ncdc.rules import RULES, is_known_code_or_prefix
 from ncdc.source import Reporter
 
 
@@ -61,9 +61,7 @@ def apply_suppressions(plan: Plan, diagnostics: list[Diagnostic], reporter: Repo
                 "NCD991",
                 entry.line,
                 entry.column,
-                f"invalid suppression `{entry.code}`: only warnings and infos (NCD9xx) can be suppressed"
-                if is_known_code_or_prefix(entry.code)
-                else f"invalid suppression `{entry.code}`: unknown code",
+                _invalid_reason(entry.code),
                 end_column=entry.column + len(entry.code),
                 help="fix the plan, or use `--ignore` with `ncdc check`",
             )
@@ -87,3 +85,14 @@ def apply_suppressions(plan: Plan, diagnostics: list[Diagnostic], reporter: Repo
                 help="remove the entry",
             )
     return kept
+
+
+def _invalid_reason(code: str) -> str:
+    """Why a suppression entry is invalid; a retired code names what replaced it (FIDELITY §7)."""
+    retired = RULES.get(code)
+    if retired is not None and retired.severity is None:
+        replaced = f" (now: {retired.replaced_by})" if retired.replaced_by else ""
+        return f"invalid suppression `{code}`: the code is retired and never reported{replaced}"
+    if is_known_code_or_prefix(code):
+        return f"invalid suppression `{code}`: only warnings and infos (NCD9xx) can be suppressed"
+    return f"invalid suppression `{code}`: unknown code"

@@ -54,6 +54,37 @@ def _segment_end(text: str, start: int) -> int:
     return n
 
 
+# Values that are data, where `#` and `//` are never comment marks (FIDELITY E23).
+_DATA_KEYS = frozenset({"literal_value", "natural_language", "ref_element"})
+
+
+def _keeps_comment_marks(key: str) -> bool:
+    return key in _DATA_KEYS or key.startswith("literal<")
+
+
+def _inline_comment(text: str, start: int, end: int) -> int | None:
+    """Offset of an inline comment in ``text[start:end]``: `#` or `//` preceded by a space or tab and followed
+    by a space or the end of the line, outside quotes and brackets; else None."""
+    depth = 0
+    quote = False
+    i = start
+    while i < end:
+        c = text[i]
+        if c == '"' and (i == 0 or text[i - 1] != "\\"):
+            quote = not quote
+        elif not quote:
+            if c in "([{<":
+                depth += 1
+            elif c in ")]}>":
+                depth = max(0, depth - 1)
+            elif depth == 0 and i > start and text[i - 1] in " \t" and (c == "#" or text.startswith("//", i)):
+                after = i + (1 if c == "#" else 2)
+                if after >= len(text) or text[after] in " \t":
+                    return i
+        i += 1
+    return None
+
+
 def scan_tail(text: str) -> Tail:
     """Split ``text`` (starting at a ``|`` or ``/:``, leading whitespace allowed) into segments."""
     segments: list[Segment] = []
@@ -86,6 +117,14 @@ def scan_tail(text: str) -> Tail:
             value_start = body_start + match.end()
             while value_start < stripped_end and text[value_start] in " \t":
                 value_start += 1
+            comment = None if _keeps_comment_marks(match.group(1)) else _inline_comment(text, value_start, end)
+            if comment is not None:
+                # `# ...` / `// ...` ends the value and swallows the rest of the line (FIDELITY §3.13, E23).
+                stripped_end = value_start + len(text[value_start:comment].rstrip())
+                segments.append(
+                    Segment(body[0], match.group(1), text[value_start:stripped_end], i, body_start, value_start, stripped_end)
+                )
+                break
             segments.append(
                 Segment(
                     body[0],

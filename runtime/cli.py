@@ -32,7 +32,11 @@ def _storage(p: argparse.ArgumentParser) -> None:
 
 
 def _run_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("plan")
+    p.add_argument("plan", nargs="?", help="a .ncd file, a compile output directory or a STEM.schedule.json")
+    p.add_argument("--concepts", metavar="C.json", help="foreign repositories (§12): the concept repository")
+    p.add_argument("--inferences", metavar="I.json", help="foreign repositories (§12): the inference repository")
+    p.add_argument("--legacy-sequences", action="store_true",
+                   help="run legacy semantic sequences of foreign repositories through --binding or --replay")
     p.add_argument("--inputs", metavar="FILE")
     p.add_argument("--input", action="append", default=[], metavar="NAME=JSON")
     p.add_argument("--max-concurrency", type=_positive(int), metavar="N")
@@ -325,7 +329,7 @@ def _options(args: argparse.Namespace) -> dict[str, Any]:
             "replay_fallback": args.replay_fallback, "timeout": args.timeout, "max_executions": args.max_executions,
             "python_timeout": args.python_timeout, "on_cell_error": args.on_cell_error,
             "fail_fast": args.fail_fast or None, "memory": args.memory, "interactive": args.interactive or None,
-            "lease_seconds": args.lease_seconds}
+            "lease_seconds": args.lease_seconds, "legacy_sequences": args.legacy_sequences or None}
     return {k: v for k, v in opts.items() if v is not None}
 
 
@@ -357,18 +361,36 @@ class Progress:
             self.stream.flush()
 
 
+def _plan(args: argparse.Namespace) -> Any:
+    """PLAN, or the foreign repository pair of --concepts/--inferences (§12); exactly one of the two."""
+    from runtime.load import LoadError
+
+    if args.concepts is None and args.inferences is None:
+        if args.plan is None:
+            raise LoadError(f"{args.command}: give PLAN, or --concepts C.json --inferences I.json")
+        return args.plan
+    if args.plan is not None:
+        raise LoadError(f"{args.command}: give either PLAN or --concepts/--inferences, not both")
+    if args.concepts is None or args.inferences is None:
+        raise LoadError(f"{args.command}: --concepts and --inferences are given together")
+    from runtime.foreign import load_foreign
+
+    return load_foreign(args.concepts, args.inferences)
+
+
 def _execute(args: argparse.Namespace) -> int:
     from runtime.orchestrator import Orchestrator
 
+    plan = _plan(args)
     store = _store(args)
     try:
         if args.command == "run":
-            orch = Orchestrator(args.plan, inputs=_inputs(args) or {}, store=store, run_id=args.run_id,
+            orch = Orchestrator(plan, inputs=_inputs(args) or {}, store=store, run_id=args.run_id,
                                 options=_options(args))
         else:
             source = args.run_id if args.command == "resume" else args.from_run
             orch = Orchestrator.load_checkpoint(
-                args.plan, store=store, run_id=source, cycle=args.cycle, inference_count=args.inference_count,
+                plan, store=store, run_id=source, cycle=args.cycle, inference_count=args.inference_count,
                 seq=args.at, mode=args.mode, new_run_id=getattr(args, "new_run_id", None), inputs=_inputs(args),
                 options=_options(args), fork=args.command == "fork")
             if orch.forked_from is not None:
@@ -395,6 +417,10 @@ def _execute(args: argparse.Namespace) -> int:
     if result.outcome != "completed":
         for reason in result.reasons[:20]:
             print(f"ncd-run: {json.dumps(reason, ensure_ascii=False)}", file=sys.stderr)
+    else:  # a completed run can still carry warnings (an all-Skip output lost to shape, issue 14)
+        for reason in result.reasons:
+            if "warning" in reason:
+                print(f"ncd-run: warning: {reason['message']}", file=sys.stderr)
     return EXIT[result.outcome]
 
 

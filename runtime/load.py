@@ -39,6 +39,8 @@ class Plan:
     loops: dict[str, dict[str, Any]] = field(default_factory=dict)
     gates: dict[str, dict[str, Any]] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    # foreign repositories (§12): flow index -> legacy semantic sequence name, checked by runtime.foreign.check_legacy
+    legacy: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.entries = {e["flow_index"]: e for e in self.schedule["inferences"]}

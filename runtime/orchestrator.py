@@ -32,7 +32,10 @@ from runtime.store.lease import DEFAULT_LEASE_SECONDS, LeaseKeeper, check_lease_
 
 log = logging.getLogger("ncd.run")
 
-RUNTIME_VERSION = "1.0.0"
+# 2: FIDELITY (E16) changed run semantics without changing signatures (loops over a single list value iterate its
+# items, a skipped in-place `$+` writes nothing, body readers see the iteration-start value), so a run recorded
+# under 1.x is not resumed or patched; it can be forked with --mode overwrite
+RUNTIME_VERSION = "2.0.0"
 # how long running cells may still finish after a cancel or an interrupt before their waits are woken (§6.4): a
 # model answer or a binding about to return is kept instead of being paid for twice on resume. Short: Ctrl-C must
 # end the run within a second (issue 13 rule 4), and a cell asleep in a backoff has nothing to finish
@@ -46,13 +49,25 @@ DEFAULTS: dict[str, Any] = {
     "llm_system": None, "parse_retries": 1, "price": (), "no_store_prompts": False, "max_tokens": 0,
     "max_cost_usd": 0.0, "max_llm_calls": 0, "replay": None, "replay_fallback": "fail", "max_answer_bytes": 1 << 20,
     "timeout": 0.0, "max_executions": 0, "python_timeout": 300.0, "on_cell_error": "fail", "fail_fast": False,
-    "memory": None, "interactive": False,
+    "memory": None, "interactive": False, "legacy_sequences": False, "foreign": None,
 }
 # options that describe where files are, not what the run computes: not compared, kept as given
 _PATHS = ("plan_dir", "output_dir", "allow_dir")
 # options that describe one invocation, not the run: stored for the record, never carried into a resume (a resume
 # by the run server must not wait on a terminal that asked for a value once)
 _SESSION = ("interactive",)
+
+
+def _same_kind(plan: Any, stored: dict[str, Any]) -> None:
+    """A foreign run (§12) resumes only from --concepts/--inferences, and a compiled plan's run only from a plan:
+    the two have different concepts, so anything else would fail later with a confusing message."""
+    was = (stored.get("options") or {}).get("foreign")
+    now = isinstance(plan, Plan) and plan.schedule.get("ncdc_version") == "foreign"
+    if was and not now:
+        raise LoadError(f"run {stored['run_id']!r} ran foreign repositories {was.get('concepts')} and "
+                        f"{was.get('inferences')}: give them again with --concepts and --inferences")
+    if now and not was:
+        raise LoadError(f"run {stored['run_id']!r} ran a compiled plan, not foreign repositories: give its PLAN")
 
 
 def _check_run_options(opts: dict[str, Any]) -> None:
@@ -87,8 +102,12 @@ class RunResult:
     reasons: list[dict[str, Any]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
-        return {"run_id": self.run_id, "outcome": self.outcome, "final": self.final, "cycles": self.cycles,
-                "executed": self.executed}
+        out = {"run_id": self.run_id, "outcome": self.outcome, "final": self.final, "cycles": self.cycles,
+               "executed": self.executed}
+        warnings = [r for r in self.reasons if "warning" in r]
+        if warnings:  # only when present: the --json document of an ordinary run keeps its keys (§1)
+            out["warnings"] = warnings
+        return out
 
 
 @dataclass
@@ -131,6 +150,9 @@ class Orchestrator:
             opts["memory"] = str(Path(opts["memory"]).resolve())  # a resume from another directory reads it too
         self.options = opts
         self.plan: Plan = load_plan(plan, opts.get("plan_dir"))
+        if self.plan.schedule.get("ncdc_version") == "foreign":  # recorded so that a resume can check it (§12)
+            arts = self.plan.schedule["artifacts"]
+            opts["foreign"] = {"concepts": arts["concepts"]["file"], "inferences": arts["inferences"]["file"]}
         try:
             self.run_id = validate_run_id(run_id) if run_id else uuid.uuid4().hex[:12]
         except StoreError as exc:
@@ -143,6 +165,9 @@ class Orchestrator:
         if replay is None and opts.get("replay"):
             replay = open_replay(str(opts["replay"]), str(opts.get("replay_fallback") or "fail"), self.store)
         self.replay = replay
+        if self.plan.legacy:  # foreign repositories (§12): legacy steps need the flag and a binding or replay
+            from runtime.foreign import check_legacy
+            check_legacy(self.plan, opts)  # --replay as given: a resume's own history is no recording for them
         self.executors = select_executors(self.plan, bindings, opts, replay)
         self.provisions = reconcile.provision_hashes(self.plan, bindings)
         allow = tuple(Path(a).resolve() for a in opts.get("allow_dir") or ())
@@ -200,6 +225,7 @@ class Orchestrator:
         stored = the_store.get_run(run_id)
         if stored is None:
             raise LoadError(f"run {run_id!r} not found in the store")
+        _same_kind(plan, stored)
         stored_inputs = the_store.get_inputs(run_id)
         # the run's own options are the defaults of its resume: a crash-resume needs no flags repeated
         merged = {k: v for k, v in (stored.get("options") or {}).items()
@@ -216,7 +242,7 @@ class Orchestrator:
                      and stored.get("plan") == reconcile.plan_record(orch.plan, orch.provisions)
                      and (given is None or reconcile.data_hash(given) == reconcile.data_hash(stored_inputs)))
         continuity = not fork and new_run_id is None and same_plan and target == latest
-        orch._check_environment(stored, continuity)
+        orch._check_environment(stored, continuity, mode)
         rows = the_store.state_rows(run_id, target)
         run_mode = (stored.get("reconcile") or {}).get("mode") or mode if continuity else mode
         changed = {name for name in set(orch.inputs) | set(stored_inputs)
@@ -275,11 +301,14 @@ class Orchestrator:
         return (env.get("llm_model") != options.get("llm_model")
                 or env.get("llm_base_url") != options.get("llm_base_url"))
 
-    def _check_environment(self, stored: dict[str, Any], continuity: bool) -> None:
-        """§9.7, before anything is written."""
-        if str(stored.get("runtime_version", "")).split(".")[0] != RUNTIME_VERSION.split(".")[0]:
+    def _check_environment(self, stored: dict[str, Any], continuity: bool, mode: str | None = None) -> None:
+        """§9.7, before anything is written. Results of another runtime major version were computed under other
+        run semantics (E16): only a fork that keeps none of them (``--mode overwrite``) may start from such a run."""
+        if str(stored.get("runtime_version", "")).split(".")[0] != RUNTIME_VERSION.split(".")[0] \
+                and (continuity or mode != "overwrite"):
             raise LoadError(f"run {stored['run_id']!r} was written by runtime {stored.get('runtime_version')}; "
-                            f"this is {RUNTIME_VERSION} (a different major version cannot resume it)")
+                            f"this is {RUNTIME_VERSION} (a different major version cannot resume or patch it: "
+                            f"use `ncd-run fork --from-run {stored['run_id']} --mode overwrite`)")
         uses_llm = any(sel.kind == "llm" for sel in self.executors.values())
         if uses_llm and self._model_changed(stored, self.options):
             env = stored.get("env") or {}

@@ -358,6 +358,12 @@ def from_data(data: Any, axes: Sequence[str] | None = None) -> Reference:
     A non-list is wrapped into a one-element list; a Skip (or ``"@#SKIP#@"``) where a list level is expected
     stands for an all-Skip block; any other value there is a shape error.
     """
+    if axes is not None and tuple(axes) == (NONE_AXIS,):
+        # `_none_axis` is always size 1 (RT§2.3 as amended by FIDELITY §5): the singleton holding ``data`` itself,
+        # or the one element of a one-element list
+        if isinstance(data, (list, tuple)) and len(data) == 1:
+            data = data[0]
+        return Reference((NONE_AXIS,), (1,), [Skip if _skipish(data) else data])
     if not isinstance(data, (list, tuple)):
         data = [data]
     if axes is None:
@@ -385,6 +391,10 @@ def from_data(data: Any, axes: Sequence[str] | None = None) -> Reference:
 
     if axes:
         measure(data, 0, "")
+    for a, n in zip(axes, shape):
+        if a == NONE_AXIS and n != 1:
+            raise ReferenceShapeError(f"from_data: axis {NONE_AXIS!r} holds one value (size 1), but the data has "
+                                      f"{n} items at that level; lay a list out along a named axis")
     return Reference(axes, shape, fill(data, 0))
 
 
@@ -489,6 +499,12 @@ def append(dest: Reference | None, item: Reference, axis: str) -> Reference:
 
 def _slices_for(dest: Reference, item: Reference, target: str) -> list[Reference]:
     others = [(a, n) for a, n in zip(dest.axes, dest.shape) if a != target]
+    # a size-1 `value` axis the destination lacks is a loop aggregate's per-iteration scalar (§5.4): no position
+    loose = {i for i, (a, n) in enumerate(zip(item.axes, item.shape)) if a == "value" and n == 1
+             and a not in dest.axes}
+    if loose:
+        kept = [i for i in range(len(item.axes)) if i not in loose]
+        item = Reference._raw([item.axes[i] for i in kept], [item.shape[i] for i in kept], item._cells)
     mine = [(a, n) for a, n in zip(item.axes, item.shape) if not (a == NONE_AXIS and n == 1)]
     if mine == others:
         return [item] if item.has_value() else []

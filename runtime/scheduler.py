@@ -27,7 +27,7 @@ from runtime.executors.attempts import BudgetExhausted, Cell, CellContext
 from runtime.executors.python import abandonable
 from runtime.load import LoadError, Plan, flow_key, ground_reference
 from runtime.recorder import DURABLE_STEP_S, Recorder, now
-from runtime.reference import Reference, Skip
+from runtime.reference import NONE_AXIS, Reference, Skip
 from runtime.scopes import _MET, Instance, LoopRun, Result, RunState, Scope, Stored
 from runtime.sequences import Outcome, StepFailure, assigning, grouping, looping, semantic, timing
 
@@ -41,6 +41,13 @@ def _drop(counter: Counter[int], key: int) -> None:
         counter[key] = n
     else:
         del counter[key]
+
+
+def _in_place_append(inf: dict[str, Any]) -> bool:
+    """An in-place `$+` (L§4.3 as amended): the result is the destination itself, which grows."""
+    syntax = inf["working_interpretation"].get("syntax") or {}
+    return (inf["inference_sequence"] == "assigning" and syntax.get("marker") == "+"
+            and syntax.get("assign_destination") == inf["concept_to_infer"])
 
 
 def _prompt(question: str) -> str | None:
@@ -105,6 +112,8 @@ class Scheduler:
         self._scope_counter = itertools.count(1)
         self._names: dict[str, tuple[str, ...]] = {}                 # flow index -> names its view reads
         self._victims: dict[str, list[str]] = {}                     # flow index -> §5.3 skip-propagation set
+        self._appends: dict[str, list[str]] = {}                     # loop flow index -> in-place destinations
+        self.shape_losses: list[dict[str, Any]] = []                 # steps that turned values into only Skip
         self._uses: dict[str, int] | None = None                     # concept -> inferences reading it
 
     # ------------------------------------------------------------ instances and readiness
@@ -131,6 +140,14 @@ class Scheduler:
                         self._support(inst, j)
                     elif other is not None:
                         inst.wave_base = max(inst.wave_base, other.wave)
+            # E7: in-place appends to one destination in one body are applied in flow-index order
+            if _in_place_append(inf):
+                key = flow_key(inst.fi)
+                for other in scope.instances.values():
+                    if (other is not inst and _in_place_append(other.inf)
+                            and other.inf["concept_to_infer"] == inf["concept_to_infer"]
+                            and flow_key(other.fi) < key and other.status not in ("completed", "skipped")):
+                        self._support(inst, other.fi)
             # accumulators written inside a loop that does not enclose this inference: wait for that loop
             mine = inst.entry["enclosing_loops"]
             for req in inst.entry["requires"]:
@@ -261,6 +278,45 @@ class Scheduler:
         names = self._names[inst.fi] = tuple(sorted(found))
         return names
 
+    def _seed_accumulators(self, inst: Instance) -> None:
+        """E9: an in-place `$+` destination with no other producer and no data starts empty when its loop
+        activates, so body readers and readers after the loop are never blocked when every append is skipped."""
+        for name in self._appended(inst.fi):
+            if inst.scope.lookup(name) is not None:
+                continue
+            appends = [inf for inf in self.plan.inferences.values() if inf["concept_to_infer"] == name]
+            if not all(_in_place_append(inf) for inf in appends):
+                continue
+            by_axes = next((inf["working_interpretation"]["syntax"].get("by_axes") or [] for inf in appends), [])
+            declared = [a for a in (self.plan.concepts.get(name) or {}).get("reference_axis_names") or []
+                        if a != NONE_AXIS]
+            axis = by_axes[0] if by_axes else (declared[0] if declared else None)
+            # without any axis the destination is one (empty) list value that grows inside (E10)
+            empty = Reference((axis,), (0,), []) if axis else Reference.singleton([])
+            stored = Stored(empty, inst.wave)
+            inst.scope.values[name] = stored
+            self._resolved(name, inst.scope, stored)
+
+    def _appended(self, loop_fi: str) -> list[str]:
+        """Destinations of the in-place `$+` inferences whose innermost enclosing loop is ``loop_fi``."""
+        found = self._appends.get(loop_fi)
+        if found is None:
+            found = self._appends[loop_fi] = sorted({
+                self.plan.inferences[fi]["concept_to_infer"] for fi in self._members.get(loop_fi, [])
+                if _in_place_append(self.plan.inferences[fi])})
+        return found
+
+    def _snapshot(self, inst: Instance, name: str) -> Reference | None:
+        """The iteration-start value of ``name`` for a body reader that is not itself an append to it (E7, E8)."""
+        if _in_place_append(inst.inf) and inst.inf["concept_to_infer"] == name:
+            return None
+        s: Scope | None = inst.scope
+        while s is not None:
+            if s.loop is not None and s.loop.scope is s and name in s.loop.snapshot:
+                return s.loop.snapshot[name]
+            s = s.parent
+        return None
+
     def view(self, inst: Instance) -> dict[str, Reference]:
         out: dict[str, Reference] = {}
         for name in self._view_names(inst):
@@ -268,6 +324,9 @@ class Scheduler:
             if found is None:
                 continue
             ref = found[0].ref
+            snap = self._snapshot(inst, name)
+            if snap is not None:
+                ref = snap
             if inst.mask is not None and inst.mask[0] in ref.axes and ref.size_of(inst.mask[0]) == len(inst.mask[1]):
                 ref = ref.mask(inst.mask[0], inst.mask[1])
             out[name] = ref
@@ -501,7 +560,8 @@ class Scheduler:
             found = inst.scope.lookup(name)
             if found is not None and name != inst.inf["concept_to_infer"]:
                 h.update(name.encode())
-                h.update(found[0].hash.encode())
+                snap = self._snapshot(inst, name)  # the value as read: an accumulator's iteration-start value
+                h.update((snap.value_hash() if snap is not None else found[0].hash).encode())
         return "sha256:" + h.hexdigest()
 
     def _external(self, inst: Instance) -> Result:
@@ -553,12 +613,30 @@ class Scheduler:
         out = res.outcome
         self.cell_errors += len(out.meta.get("errors") or ())
         if res.status == "skipped":
-            self._write(inst, inst.inf["concept_to_infer"], Stored(Reference.skip(), inst.wave))
+            if not _in_place_append(inst.inf):
+                self._write(inst, inst.inf["concept_to_infer"], Stored(Reference.skip(), inst.wave))
             self._finished(inst, "skipped")
             return
         self._row(inst, "completed", out.value, out.meta)
+        self._note_shape_loss(inst, out.value)
         self._write(inst, inst.inf["concept_to_infer"], Stored(out.value, inst.wave, out.meta))
         self._finished(inst, "completed")
+
+    def _note_shape_loss(self, inst: Instance, value: Reference | None) -> None:
+        """Remember a step that produced only Skip although every input it read held values: nothing was gated
+        or masked, so the values were lost to shape (an empty spread, padding, a misread layout). Issue 14 item 2:
+        a run whose final output is then entirely Skip ends with a warning naming the first such step."""
+        if value is None or value.has_value() or inst.mask is not None or inst.restored is not None:
+            return
+        names = inst.inf["value_concepts"]
+        if not names:
+            return
+        for name in names:
+            found = inst.scope.lookup(name)
+            if found is None or not found[0].ref.has_value():
+                return
+        self.shape_losses.append({"flow_index": inst.fi, "iteration": inst.scope.path,
+                                  "concept": inst.inf["concept_to_infer"]})
 
     def _row(self, inst: Instance, status: str, value: Reference | None, meta: dict[str, Any],
              error: tuple[str, str] | None = None) -> None:
@@ -662,7 +740,9 @@ class Scheduler:
             inst.restored = row if row is not None and row["status"] == "skipped" else None
             if inst.inf["inference_sequence"] != "timing":
                 self._row(inst, "skipped", Reference.skip(), {})
-                self._write(inst, inst.inf["concept_to_infer"], Stored(Reference.skip(), wave))
+                # a skipped in-place `$+` writes nothing: its destination keeps its value (FIDELITY §4, E1)
+                if not _in_place_append(inst.inf):
+                    self._write(inst, inst.inf["concept_to_infer"], Stored(Reference.skip(), wave))
             self._finished(inst, "skipped")
 
     # ------------------------------------------------------------ loops (§5.4)
@@ -680,6 +760,7 @@ class Scheduler:
                 "no_output", f"loop {inst.fi}: base {syntax['LoopBaseConcept']} has no value")))
             return
         loop.axis = looping.loop_axis(syntax, found[0].ref)
+        self._seed_accumulators(inst)
         self.loops[id(inst)] = loop
         self._next_iteration(loop)
 
@@ -689,7 +770,7 @@ class Scheduler:
         entry = self.plan.loops[inst.fi]
         while True:
             base = inst.scope.lookup(syntax["LoopBaseConcept"])[0].ref  # type: ignore[index]
-            if loop.axis not in base.axes or loop.position >= base.size_of(loop.axis):
+            if loop.position >= looping.size(base, loop.axis):
                 self._loop_done(loop)
                 return
             if loop.iteration >= self.max_loop:
@@ -724,6 +805,13 @@ class Scheduler:
                     return
                 scope.values[carry["name"]] = Stored(value, loop.wave)
             loop.scope = scope
+            # accumulators (RT§5.4 as amended by FIDELITY §4, E8): body readers of an in-place `$+` destination
+            # whose innermost loop is this one see its value as this iteration started
+            loop.snapshot = {}
+            for name in self._appended(inst.fi):
+                found = inst.scope.lookup(name)
+                if found is not None:
+                    loop.snapshot[name] = found[0].ref
             self._populate(scope, self._members.get(inst.fi, []))
             return
 
@@ -790,6 +878,10 @@ class Scheduler:
             outcome = "completed"
         else:
             outcome = "blocked"
+        if outcome == "completed":
+            warning = self._all_skip_warning()
+            if warning is not None:
+                reasons.append(warning)
         if outcome != "completed":
             for f in self.failures:
                 reasons.append({"failed": f["flow_index"], "iteration": f["iteration"], "kind": f["kind"],
@@ -800,6 +892,21 @@ class Scheduler:
                         reasons.append({"waiting": inst.fi, "iteration": scope.path,
                                         "unmet": [":".join(c) for c in sorted(inst.unmet)]})
         return RunState(outcome, reasons, self.cycles, self.executed, self.top)
+
+    def _all_skip_warning(self) -> dict[str, Any] | None:
+        """The "no silent wrong answers" warning: every final concept is entirely Skip and some step lost its
+        inputs' values to shape (not to a gate or a condition: those leave a Skip input, which is not noted)."""
+        if not self.shape_losses:
+            return None
+        finals = [self.top.lookup(name) for name in self.plan.schedule.get("final_concepts") or []]
+        if not finals or any(f is None or f[0].ref.has_value() for f in finals):
+            return None
+        first = self.shape_losses[0]
+        where = f" (iteration {first['iteration']})" if first["iteration"] else ""
+        return {"warning": "all_skip", "flow_index": first["flow_index"], "iteration": first["iteration"],
+                "message": f"the final output is entirely Skip: step {first['flow_index']}{where} produced only "
+                           f"Skip for {first['concept']} from inputs that held values, so the shape went wrong "
+                           f"there (not a gate or a condition)"}
 
     def _scopes(self) -> list[Scope]:
         scopes = [self.top]

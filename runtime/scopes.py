@@ -90,6 +90,8 @@ class LoopRun:
     before: dict[str, Reference | None] = field(default_factory=dict)
     wave: int = 0
     scope: Scope | None = None
+    # in-place `$+` destinations of this loop's body -> their value when the current iteration started (RT§5.4)
+    snapshot: dict[str, Reference] = field(default_factory=dict)
 
 
 @dataclass(slots=True)

@@ -24,8 +24,8 @@ from ncdc.options import CheckOptions
 from conftest import BOOL_PARADIGM, LLM_PARADIGM, expand_plan
 
 FAMILY = {
-    "NCD301", "NCD302", "NCD303", "NCD304", "NCD305", "NCD924", "NCD925", "NCD926", "NCD927",
-    "NCD930", "NCD931", "NCD932", "NCD933", "NCD934", "NCD949",
+    "NCD301", "NCD303", "NCD304", "NCD305", "NCD924", "NCD925", "NCD926", "NCD927",
+    "NCD930", "NCD931", "NCD932", "NCD933", "NCD934", "NCD935", "NCD949",
 }  # fmt: skip
 LLM = LLM_PARADIGM
 BOOL = BOOL_PARADIGM
@@ -81,9 +81,9 @@ def test_one_diagnostic_per_strongly_connected_component() -> None:
             <= ::(summarize {1} and {2})
                 @llm
             <- {a}<:{1}>
-                <= ::(make a from {1})
+                <= ::(make a again)
                     @llm
-                <- {a}<:{1}>
+                <- {a}
             <- {b}<:{2}>
                 <= ::(make b from {1})
                     @llm
@@ -181,7 +181,7 @@ def test_acyclic_plans_never_import_networkx() -> None:
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# NCD302
+# NCD935 (FIDELITY §4; it replaces the retired NCD302): an undeclared operand is an implicit input, a warning
 # ---------------------------------------------------------------------------------------------------------------
 
 
@@ -194,7 +194,7 @@ def test_undeclared_annotation_entries_are_reported_at_the_entry() -> None:
             <- {notes}
                 | %{literal_value}: "n"
     """
-    (diagnostic,) = _diagnostics(text, "NCD302")
+    (diagnostic,) = _diagnostics(text, "NCD935")
     assert (diagnostic.line, diagnostic.column) == (5, 37)
     assert "{extra}" in diagnostic.message and "%{value_order}" in diagnostic.message
 
@@ -206,7 +206,7 @@ def test_append_operands_and_selection_lists_must_be_siblings() -> None:
             <- {first}
                 | %{literal_value}: "one"
     """
-    found = _diagnostics(text, "NCD302")
+    found = _diagnostics(text, "NCD935")
     assert [(d.line, "{second}" in d.message) for d in found] == [(2, True)]
 
 
@@ -228,7 +228,7 @@ def test_loop_body_selector_is_left_to_the_loop_rules() -> None:
                     | %{ref_axes}: [chapter]
                 <* {chapter}<$([chapters])*>
     """
-    assert _diagnostics(text, "NCD302") == []
+    assert _diagnostics(text, "NCD935") == []
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -408,7 +408,7 @@ def test_no_unused_cascade_after_an_operand_that_names_nothing() -> None:
                 <= ::(write a part)
                     @llm
     """
-    assert _ours(text) == [(2, "NCD302")]
+    assert _ours(text) == [(2, "NCD935")]
 
 
 def test_loop_element_spelled_with_its_index_is_not_implicit_ground() -> None:
@@ -462,12 +462,12 @@ def test_missing_files_only_with_check_files(tmp_path: Path) -> None:
 # ---------------------------------------------------------------------------------------------------------------
 
 CORPUS_EXPECTED = {
-    "gold_example.ncd": {(19, "NCD302"), (55, "NCD924"), (60, "NCD924"), (65, "NCD924")},
+    "gold_example.ncd": {(19, "NCD935"), (55, "NCD924"), (60, "NCD924"), (65, "NCD924")},
     "gold_recomposed.ncd": {
-        (73, "NCD302"), (81, "NCD930"), (75, "NCD931"), (29, "NCD933"), (81, "NCD933"),
+        (73, "NCD935"), (81, "NCD930"), (75, "NCD931"), (29, "NCD933"), (81, "NCD933"),
         (160, "NCD924"), (173, "NCD924"), (186, "NCD924"),
     },  # fmt: skip
-    "iter10_formalization_output.ncd": {(2, "NCD302"), (21, "NCD302"), (18, "NCD302"), (3, "NCD931"), (4, "NCD931"), (19, "NCD931")},
+    "iter10_formalization_output.ncd": {(2, "NCD935"), (21, "NCD935"), (18, "NCD935"), (3, "NCD931"), (4, "NCD931"), (19, "NCD931")},
     "gold_syntax_coherence.ncd": {(269, "NCD924"), (290, "NCD924"), (311, "NCD924")},
     "iter10_formalization.pf.ncd": set(),
 }

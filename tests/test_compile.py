@@ -936,7 +936,8 @@ def test_axis_name_modifiers_are_read_as_names() -> None:
 
     face = compile_plan(':<:[letters]\n    <= $% %>(["a", "b"]) %:({letter})\n', "x.ncd")
     assert face.inferences[0]["working_interpretation"]["syntax"]["axis_names"] == ["letter"]
-    listed = compile_plan(':<:[letters]\n    <= $% %>(["a", "b"]) %:[a, {b}]\n', "x.ncd")
+    # Two names need a face value nested two levels deep (FIDELITY §5(c): more names than levels is NCD117).
+    listed = compile_plan(':<:[letters]\n    <= $% %>([["a"], ["b"]]) %:[a, {b}]\n', "x.ncd")
     assert listed.inferences[0]["working_interpretation"]["syntax"]["axis_names"] == ["a", "b"]
     grouped = compile_plan(
         ":<:{g}\n    <= &[#] %>[{a}, {b}] %:({x})\n    <- {a}\n        | %{literal_value}: 1\n"

@@ -139,10 +139,17 @@ def test_parser_module_documents_exactly_the_parser_layer_codes() -> None:
 # --- the examples are real ----------------------------------------------------------------------------------
 
 
+# Files a bad example needs next to the plan (its last comment line says what they hold).
+BAD_EXAMPLE_FILES = {"NCD956": {"prompts/NCD956_reply.j2": "Reply to {{ input_1 }} {% if %}\n"}}
+
+
 @pytest.mark.parametrize("code", ACTIVE)
 def test_bad_example_reports_its_code(code: str, tmp_path: Path) -> None:
     doc = all_docs().get(code)
     assert doc is not None, f"{code}: no entry in ncdc.rule_docs"
+    for rel, text in BAD_EXAMPLE_FILES.get(code, {}).items():
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text(text, encoding="utf-8")
     # --check-files in an empty folder, so that an example naming a missing file (NCD949) reports it.
     found = _codes(doc.bad, CheckOptions(check_files=True, plan_dir=tmp_path))
     assert code in {c for _, c in found}, f"{code}: the bad example reports {found}"

@@ -22,7 +22,7 @@ SOURCE = [
 ]
 
 ERR = Diagnostic(
-    PATH, 2, 14, 2, 21, "NCD302",
+    PATH, 2, 14, 2, 21, "NCD301",
     "operand {draft} of `$.` is not declared as a sibling line",
     help="add `<- {draft}` as a child of the line that `$.` belongs to, or select a declared concept",
 )
@@ -37,7 +37,7 @@ def test_text_sorted_and_infos_hidden() -> None:
     out = render("text", [ERR, INFO, WARN], {})
     assert out == (
         "plans/triage.ncd:1:1: NCD921 explicit flow index differs\n"
-        "plans/triage.ncd:2:14: NCD302 operand {draft} of `$.` is not declared as a sibling line\n"
+        "plans/triage.ncd:2:14: NCD301 operand {draft} of `$.` is not declared as a sibling line\n"
     )
 
 
@@ -57,12 +57,12 @@ def test_text_empty() -> None:
 def test_sort_key_full_order() -> None:
     a = Diagnostic("a.ncd", 2, 1, 2, 2, "NCD921", "b")
     b = Diagnostic("a.ncd", 2, 1, 2, 2, "NCD921", "a")
-    c = Diagnostic("a.ncd", 2, 1, 2, 2, "NCD302", "z")
+    c = Diagnostic("a.ncd", 2, 1, 2, 2, "NCD301", "z")
     d = Diagnostic("a.ncd", 1, 9, 1, 10, "NCD921", "z")
     e = Diagnostic("B.ncd", 9, 9, 9, 10, "NCD921", "z")
     lines = render("text", [a, b, c, d, e], {}).splitlines()
     assert [line.split(": ", 1)[1] for line in lines] == [
-        "NCD921 z", "NCD921 z", "NCD302 z", "NCD921 a", "NCD921 b"]
+        "NCD921 z", "NCD921 z", "NCD301 z", "NCD921 a", "NCD921 b"]
     assert lines[0].startswith("B.ncd")  # plain string order: uppercase first
 
 
@@ -77,7 +77,7 @@ def test_unknown_format() -> None:
 def test_full_spec_example() -> None:
     out = render("full", [ERR], {PATH: SOURCE})
     assert out == (
-        "plans/triage.ncd:2:14: NCD302 operand {draft} of `$.` is not declared as a sibling line\n"
+        "plans/triage.ncd:2:14: NCD301 operand {draft} of `$.` is not declared as a sibling line\n"
         "  |\n"
         "2 |     <= $. %>({draft})\n"
         "  |              ^^^^^^^\n"
@@ -86,10 +86,10 @@ def test_full_spec_example() -> None:
 
 
 def test_full_notes_blank_line_separation_and_missing_source() -> None:
-    other = Diagnostic("missing.ncd", 1, 1, 1, 2, "NCD302", "no source", help="h")
+    other = Diagnostic("missing.ncd", 1, 1, 1, 2, "NCD301", "no source", help="h")
     out = render("full", [ERR, WARN, other], {PATH: SOURCE})
     assert out == (
-        "missing.ncd:1:1: NCD302 no source\n"
+        "missing.ncd:1:1: NCD301 no source\n"
         "  = help: h\n"
         "\n"
         "plans/triage.ncd:1:1: NCD921 explicit flow index differs\n"
@@ -98,7 +98,7 @@ def test_full_notes_blank_line_separation_and_missing_source() -> None:
         "  | ^^^\n"
         "  = note: other.ncd:7:5: first declared here\n"
         "\n"
-        "plans/triage.ncd:2:14: NCD302 operand {draft} of `$.` is not declared as a sibling line\n"
+        "plans/triage.ncd:2:14: NCD301 operand {draft} of `$.` is not declared as a sibling line\n"
         "  |\n"
         "2 |     <= $. %>({draft})\n"
         "  |              ^^^^^^^\n"
@@ -109,10 +109,10 @@ def test_full_notes_blank_line_separation_and_missing_source() -> None:
 def test_full_unicode_multidigit_line() -> None:
     lines = [""] * 11 + ["    <- {café ☕ ünïcode}"]
     # code points: `{` at column 8; "café" is columns 9-12
-    d = Diagnostic("u.ncd", 12, 9, 12, 13, "NCD302", "ünïcode ☕ message")
+    d = Diagnostic("u.ncd", 12, 9, 12, 13, "NCD301", "ünïcode ☕ message")
     out = render("full", [d], {"u.ncd": lines})
     assert out == (
-        "u.ncd:12:9: NCD302 ünïcode ☕ message\n"
+        "u.ncd:12:9: NCD301 ünïcode ☕ message\n"
         "   |\n"
         "12 |     <- {café ☕ ünïcode}\n"
         "   |         ^^^^\n"
@@ -120,14 +120,14 @@ def test_full_unicode_multidigit_line() -> None:
 
 
 def test_full_tabs_kept_and_aligned() -> None:
-    d = Diagnostic("t.ncd", 1, 4, 1, 6, "NCD302", "tab")
+    d = Diagnostic("t.ncd", 1, 4, 1, 6, "NCD301", "tab")
     out = render("full", [d], {"t.ncd": ["\ta\tbc d"]})
     assert out.splitlines()[2:] == ["1 | \ta\tbc d", "  | \t \t^^"]
 
 
 def test_full_multiline_range_and_min_caret() -> None:
-    multi = Diagnostic("m.ncd", 1, 3, 4, 2, "NCD302", "multi")
-    empty = Diagnostic("m.ncd", 2, 5, 2, 5, "NCD302", "empty range past end")
+    multi = Diagnostic("m.ncd", 1, 3, 4, 2, "NCD301", "multi")
+    empty = Diagnostic("m.ncd", 2, 5, 2, 5, "NCD301", "empty range past end")
     out = render("full", [multi, empty], {"m.ncd": ["abcdef", "ab"]})
     blocks = out.split("\n\n")
     assert blocks[0].splitlines()[3] == "  |   ^^^^"
@@ -148,7 +148,7 @@ def test_json_document() -> None:
     assert list(doc) == ["version", "diagnostics", "summary"]
     assert doc["version"] == 1
     assert doc["summary"] == {"errors": 1, "warnings": 1, "infos": 1}
-    assert [d["code"] for d in doc["diagnostics"]] == ["NCD921", "NCD302", "NCD910"]
+    assert [d["code"] for d in doc["diagnostics"]] == ["NCD921", "NCD301", "NCD910"]
     first = doc["diagnostics"][0]
     assert list(first) == ["path", "line", "column", "end_line", "end_column", "code", "severity",
                            "message", "help", "related"]
@@ -159,7 +159,7 @@ def test_json_document() -> None:
 
 
 def test_json_unicode_kept() -> None:
-    out = render("json", [Diagnostic("é.ncd", 1, 1, 1, 2, "NCD302", "☕")], {})
+    out = render("json", [Diagnostic("é.ncd", 1, 1, 1, 2, "NCD301", "☕")], {})
     assert "☕" in out and "é.ncd" in out
 
 
@@ -189,7 +189,7 @@ def test_sarif_structure() -> None:
         assert r["shortDescription"]["text"] == RULES[r["id"]].title
         assert r["defaultConfiguration"]["level"] == levels[RULES[r["id"]].severity]
     results = run["results"]
-    assert [r["ruleId"] for r in results] == ["NCD921", "NCD302", "NCD910"]  # sorted by path first
+    assert [r["ruleId"] for r in results] == ["NCD921", "NCD301", "NCD910"]  # sorted by path first
     for result in results:
         assert rules[result["ruleIndex"]]["id"] == result["ruleId"]
         assert len(result["locations"]) == 1
@@ -211,10 +211,10 @@ def test_sarif_structure() -> None:
 # --- github -----------------------------------------------------------------------------------------------
 
 def test_github_commands_and_escaping() -> None:
-    d = Diagnostic("dir,x/a:b.ncd", 3, 2, 4, 1, "NCD302", "100% bad\r\nline, with: colon")
+    d = Diagnostic("dir,x/a:b.ncd", 3, 2, 4, 1, "NCD301", "100% bad\r\nline, with: colon")
     out = render("github", [d, WARN, INFO], {})
     assert out == (
-        "::error file=dir%2Cx/a%3Ab.ncd,line=3,col=2,endLine=4,endColumn=1,title=NCD302"
+        "::error file=dir%2Cx/a%3Ab.ncd,line=3,col=2,endLine=4,endColumn=1,title=NCD301"
         "::100%25 bad%0D%0Aline, with: colon\n"
         "::warning file=plans/triage.ncd,line=1,col=1,endLine=1,endColumn=4,title=NCD921"
         "::explicit flow index differs\n"

@@ -43,7 +43,7 @@ def test_repository_hash_mismatch_is_refused(tmp_path):
 
 def test_ncd_with_errors_lists_diagnostics(tmp_path):
     bad = tmp_path / "bad.ncd"
-    bad.write_text(":<:{x}\n    <= $= %>({y})\n")
+    bad.write_text(":<:{x}\n    <= $= %>({y}) %@(1)\n    <- {y}\n")  # NCD212 (an undeclared `{y}` is only NCD935)
     with pytest.raises(LoadError) as info:
         load_plan(bad)
     lines = str(info.value).splitlines()[1:]

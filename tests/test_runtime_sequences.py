@@ -127,7 +127,10 @@ def test_results_do_not_depend_on_concurrency():
 
 def test_accumulator_inside_a_loop_is_read_after_the_loop_finishes():
     result = run("accumulate")
-    assert final(result, "{summary}")["data"] == [[{"notes": "A", "all": "A"}], [{"notes": "B", "all": "B"}]]
+    # `$% %>([])` without `%:` is one (list) element (FIDELITY §5) and the in-place `$+` grows that list (E10);
+    # both cells of the reader outside the loop see every note: it waited for the loop
+    assert final(result, "{summary}")["data"] == [[{"notes": "A", "all": ["A", "B"]}],
+                                                  [{"notes": "B", "all": ["A", "B"]}]]
 
 
 def test_nested_loops_restart_per_outer_iteration_and_pad_ragged_rows():

@@ -21,3 +21,16 @@ def run_model_checks(model: PlanModel, reporter: Reporter, options: CheckOptions
 
     for family in (graph, typing_rules, loops):
         family.check(model, reporter, options)
+    _drop_flat_loop_cascade(model, reporter)
+
+
+def _drop_flat_loop_cascade(model: PlanModel, reporter: Reporter) -> None:
+    """FIDELITY §3.5: a flat loop is one NCD501 naming the nested form; the NCD502/NCD506/NCD931 that only follow
+    from the missing body (inside the per-iteration result's subtree) are not reported."""
+    from ncdc.checks.loop_shape import flat_loop_cascade_lines
+
+    inside = flat_loop_cascade_lines(model)
+    if inside:
+        reporter.diagnostics[:] = [
+            d for d in reporter.diagnostics if not (d.code in ("NCD502", "NCD506", "NCD931") and d.line in inside)
+        ]

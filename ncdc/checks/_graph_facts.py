@@ -4,7 +4,7 @@ passed to each graph module (``graph_cycles``, ``graph_declarations``, ``graph_c
 
 The facts hold what more than one rule needs: the producers of each concept (with ``$+`` destinations), the
 concepts declared ground, the plan's output concept, and the inferences whose operands name nothing in the
-plan. That last set is filled by NCD302 (``graph_declarations``) and read by NCD932/NCD933 (``graph_usage``),
+plan. That last set is filled by NCD935 (``graph_declarations``) and read by NCD932/NCD933 (``graph_usage``),
 so the graph modules run in the order ``ncdc.checks.graph.check`` gives.
 """
 
@@ -14,7 +14,7 @@ from ncdc.checks import _common
 from ncdc.diagnostics import Related
 from ncdc.ir import ConceptKind, ConceptLine, ConceptRef, Marker, Operator
 from ncdc.declarations import ground_declaration
-from ncdc.plan import Inference, PlanModel
+from ncdc.plan import Inference, PlanModel, append_roles
 from ncdc.source import Reporter
 
 
@@ -25,7 +25,7 @@ class GraphFacts:
         self.model = model
         self.reporter = reporter
         self.path = reporter.path
-        # Flow indices of inferences with an undeclared operand (NCD302) that names no concept of the plan: what
+        # Flow indices of inferences with an undeclared operand (NCD935) that names no concept of the plan: what
         # they read is unknown, so NCD932/NCD933 take them to use every line they name (no cascade).
         self.undeclared: set[str] = set()
         # Value concept -> ordinary inferences producing it; a ``$+`` whose result line carries an
@@ -42,7 +42,8 @@ class GraphFacts:
             producers.sort(key=lambda inference: inference.key)
         root = model.plan.root
         root_concept = root.concept if root is not None else None
-        self.root_name = root_concept.canonical_name if root_concept is not None else None
+        # The model's name for the root line (an in-place `$+` result names its destination, L§3.3).
+        self.root_name = model.line_name.get(root.index, root_concept.canonical_name) if root_concept is not None else None
         self._ground = self._ground_names(model)
 
     def ground_declared(self, name: str) -> bool:
@@ -91,12 +92,13 @@ def refs(node: Operator, op: str) -> list[ConceptRef]:
 
 
 def append_destination(inference: Inference) -> ConceptRef | None:
-    """The ``%>`` destination of a ``$+`` inference whose result line denotes it (same core), else None."""
+    """The destination of an in-place ``$+`` inference (its result line denotes it, erratum E12), else None; a
+    functional ``$+`` (result named otherwise) is an ordinary producer of its own result."""
     node = inference.functional
     if not isinstance(node, Operator) or node.op != "$+" or inference.kind != "ordinary":
         return None
-    destination = _common.operand(node, "%>")
     result = inference.cti_line.concept
-    if destination is None or result is None or destination.core != result.core:
+    roles = append_roles(node, result) if result is not None else None
+    if roles is None or not roles.in_place:
         return None
-    return destination
+    return roles.destination

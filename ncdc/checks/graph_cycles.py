@@ -89,14 +89,14 @@ def _report_cycle(facts: GraphFacts, members: list[str], edges) -> None:
     first = by_index[start]
     steps = [f"{by_index[i].cti} (line {by_index[i].source_line})" for i in path]
     shown = " -> ".join(steps + [first.cti])
-    why = "it waits for its own result, so it" if len(path) == 1 else "each waits for the next, so none of them"
+    why = "it waits for its own result, so it never" if len(path) == 1 else "each waits for the next, so none of them ever"
     related = tuple(
         facts.related(by_index[i].cti_line, f"in the cycle: {by_index[i].cti}") for i in members
     )
     facts.reporter.at(
         "NCD301",
         first.cti_line.span,
-        f"dependency cycle: {shown} ({why} can ever start)",
+        f"dependency cycle: {shown} ({why} can start)",
         help="break the cycle: give the inner step an input that is produced earlier instead of a result "
         "that depends on it",
         related=related,

@@ -1,8 +1,9 @@
-"""Operand and declaration rules of the dependency graph (CHECKS.md §3.3): NCD302 (an operand not declared as a
-sibling line), NCD303 (a ground concept also produced), NCD304 (conflicting axes or ground data for one
-concept) and NCD305 (one functional text with conflicting executor annotations).
+"""Operand and declaration rules of the dependency graph (CHECKS.md §3.3, FIDELITY §4): NCD935 (an operand not
+declared as a sibling line, added as an implicit input; it replaces the retired NCD302), NCD303 (a ground concept
+also produced), NCD304 (conflicting axes or ground data for one concept) and NCD305 (one functional text with
+conflicting executor annotations).
 
-Each rule is one pass over the inferences, the producers or the lines naming each concept. NCD302 also records
+Each rule is one pass over the inferences, the producers or the lines naming each concept. NCD935 also records
 the inferences whose operands name nothing in the plan (``GraphFacts.undeclared``) for the usage warnings.
 """
 
@@ -12,7 +13,7 @@ import json
 import re
 
 from ncdc.annotation_keys import is_literal_key
-from ncdc.checks._graph_facts import GraphFacts, append_destination, operator_of, refs
+from ncdc.checks._graph_facts import GraphFacts, append_destination
 from ncdc.ir import CommentKind, ConceptLine, ConceptRef, Operator, Span
 from ncdc.declarations import annotation_concepts, declared_data, ground_declaration, parse_axes
 
@@ -20,7 +21,7 @@ _EXECUTOR_KEYS = ("v_input_provision", "norm_input", "python", "v_function_name"
 
 
 def check(facts: GraphFacts) -> None:
-    """NCD302, NCD303, NCD304, NCD305, in that order."""
+    """NCD935, NCD303, NCD304, NCD305, in that order."""
     _operands(facts)
     _ground_produced(facts)
     _conflicting_declarations(facts)
@@ -28,46 +29,42 @@ def check(facts: GraphFacts) -> None:
 
 
 def _operands(facts: GraphFacts) -> None:
-    """NCD302: each operand of an assigning or grouping operator, and each `%{value_order}` / `%{assign_sources}`
-    entry, names a sibling line of the operation."""
+    """NCD935 (FIDELITY §4; NCD302 is retired): an operand of an assigning or grouping operator, or a
+    `%{value_order}` / `%{assign_sources}` entry, that no sibling line declares. The plan model has already added
+    it to the inference's value concepts (``Inference.implicit``), so the operation waits for it."""
     for inference in facts.model.inferences:
-        if inference.kind != "ordinary" or not inference.complete:
+        if inference.kind != "ordinary" or not inference.complete or not inference.implicit:
             continue
         node = inference.functional
-        line = inference.function_line
-        siblings = {use.name for use in inference.values + inference.contexts}
-        checked: list[tuple[ConceptRef, str]] = []
-        if isinstance(node, Operator):
-            if node.op in ("$=", "$-"):
-                checked += [(ref, f"`{node.op}` `%>`") for ref in refs(node, "%>")]
-            elif node.op == "$.":
-                checked += [
-                    (ref, "`$.` `%>`") for ref in refs(node, "%>") if ref.canonical_name != inference.cti
-                ]
-                checked += [(ref, "`$.` `%<`") for ref in refs(node, "%<")]
-            elif node.op == "$+":
-                checked += [(ref, "`$+` `%>`") for ref in refs(node, "%>")]
-                checked += [(ref, "`$+` `%<`") for ref in refs(node, "%<")]
-            elif node.family == "grouping":
-                checked += [(ref, f"`{node.op}` source") for ref in refs(node, "%>")]
-        for key in ("value_order", "assign_sources"):
-            annotation = line.annotation(key)
-            if annotation is not None and (key == "value_order" or operator_of(inference) == "$."):
-                checked += [(ref, f"`%{{{key}}}` entry") for ref in annotation_concepts(annotation)]
-        for ref, role in checked:
-            name = ref.canonical_name
-            if name in siblings:
-                continue
+        for use in inference.implicit:
+            ref = use.concept
+            name = use.name
             if not facts.produced(name) and name not in facts.model.lines_naming:
                 facts.undeclared.add(inference.flow_index)  # names nothing known: what it reads is unknown
+            role = _role(inference, node, ref)
             facts.reporter.at(
-                "NCD302",
+                "NCD935",
                 ref.span,
-                f"operand {ref.canonical_name} ({role}) is not declared as a sibling line of the operation "
-                f"that computes {inference.cti} (line {inference.source_line})",
-                help=f"add `<- {ref.canonical_name}` as a child of line {inference.source_line} (produced by its "
-                "own operation or declared as ground data), or name a concept that is declared there",
+                f"operand {name} {role} is not declared as a sibling line of the operation that computes "
+                f"{inference.cti} (line {inference.source_line}); it is added as an implicit input",
+                help=f"declare it: add `<- {name}` as a child of line {inference.source_line} (tools that read "
+                "only declared lines would run the operation without it)",
             )
+
+
+def _role(inference, node: object, ref: ConceptRef) -> str:
+    """Where the operand is written: ``(`%>` of `$.`)``, ``(`&[{}]` source)``, ``(`%{value_order}` entry)``."""
+    if isinstance(node, Operator):
+        for modifier in node.modifiers:
+            if any(item is ref for item in modifier.items):
+                if node.family == "grouping":
+                    return f"(`{node.op}` source)"
+                return f"(`{modifier.op}` of `{node.op}`)"
+    for key in ("value_order", "assign_sources"):
+        annotation = inference.function_line.annotation(key)
+        if annotation is not None and any(entry.canonical_name == ref.canonical_name for entry in annotation_concepts(annotation)):
+            return f"(`%{{{key}}}` entry)"
+    return ""
 
 
 def _ground_produced(facts: GraphFacts) -> None:

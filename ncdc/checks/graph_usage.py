@@ -1,12 +1,12 @@
 """Usage warnings of the dependency graph (CHECKS.md §3.6): NCD930 (several producers of one concept), NCD931
 (a concept consumed but neither produced nor declared ground), NCD932 (a ``$.`` with several ungated
-candidates), NCD933 (a result on no path to the plan output) and NCD934 (names differing only in case or
-spacing).
+candidates), NCD933 (a result nothing uses) and NCD934 (names differing only in case or spacing).
 
 Each is one pass over the inferences, the producers or the concept names; NCD933 is one breadth-first walk from
-the output's producers over what each inference *uses* (``_reads``). An inference whose operand names nothing
-in the plan (NCD302, ``GraphFacts.undeclared``) is taken to read every line it names, so that NCD932/NCD933 do
-not cascade from it.
+the output's producers and the file-writing steps over what each inference *uses* (``_reads``), plus
+everything a used step acting outside the plan (file writer, script, ``:>:``) waits for. An inference whose
+operand names nothing in the plan (NCD935, ``GraphFacts.undeclared``) is taken to read every line it names, so
+that NCD932/NCD933 do not cascade from it.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import re
 from collections import deque
 
 from ncdc.checks._graph_facts import GraphFacts, append_destination, operator_of, refs
-from ncdc.ir import Binding, ConceptKind, ConceptLine, ConceptRef, Operator, Semantic, Span
+from ncdc.ir import AgentKind, Binding, ConceptKind, ConceptLine, ConceptRef, Operator, Semantic, Span
 from ncdc.declarations import annotation_concepts
 from ncdc.plan import Inference
 
@@ -73,6 +73,10 @@ def _implicit_ground(facts: GraphFacts) -> None:
         # the model keys by the declaration line rather than by the body's spelling (`{x}` for `{x}*1`).
         uses = inference.values if inference.loop is not None else inference.values + inference.contexts
         for use in uses:
+            if _undeclared_element(use.name, inference):
+                continue
+            if use in inference.implicit and use.name not in facts.model.lines_naming:
+                continue  # an operand that names no line: NCD935 reports it, once
             span = use.concept.span
             known = mentioned.get(use.name)
             if known is None or (span.line, span.column) < (known.line, known.column):
@@ -90,6 +94,25 @@ def _implicit_ground(facts: GraphFacts) -> None:
             help=f"declare {name} ground (`%{{file_location}}`, `%{{literal_value}}`, ...) or give it a "
             "producing operation",
         )
+
+
+def _undeclared_element(name: str, inference: Inference) -> bool:
+    """Whether ``name`` is the `%:` operand of an enclosing loop that has no element declaration (NCD503): in the
+    older spelling `%:` named the element, so the body's read of it is that cascade, not an implicit ground
+    concept."""
+    for loop in inference.enclosing_loops:
+        info = loop.loop
+        if info is None or info.element is not None:
+            continue
+        node = info.operator_line.node
+        modifier = node.modifier("%:") if isinstance(node, Operator) else None
+        if modifier is None or len(modifier.items) != 1:
+            continue
+        item = modifier.items[0]
+        written = item.canonical_name if isinstance(item, ConceptRef) else getattr(item, "text", "")
+        if name in (written, f"{written}*{info.index}"):
+            return True
+    return False
 
 
 def _ungated_candidates(facts: GraphFacts) -> None:
@@ -119,7 +142,15 @@ def _ungated_candidates(facts: GraphFacts) -> None:
 
 
 def _unused_results(facts: GraphFacts) -> None:
-    """NCD933: ordinary inferences of the main tree that no path from the plan output reaches."""
+    """NCD933: ordinary inferences of the main tree whose result nothing uses (issue 14, item 5).
+
+    A step is *used* when it produces the plan output, when it writes a file (its effect is its purpose), when
+    a used step reads it (``_reads``), or when a used step that acts outside the plan — a file writer, a script,
+    a ``:>:`` input (``_effect``) — waits for it in any way: an unbound ``<-`` input, a ``<*`` support, an
+    ``@.`` dependency. So a plan whose root binds only a final file-writing step runs its earlier phases for
+    that step, and they are used; waiting for a result is no use when the waiting step only computes a value.
+    A script or ``:>:`` step whose own result nothing uses is still reported: what it does is unknown.
+    """
     if facts.root_name is None:
         return
     reached: set[str] = set()
@@ -136,11 +167,18 @@ def _unused_results(facts: GraphFacts) -> None:
         if loop.loop is not None:
             for concept, (name, _n, _initial) in loop.loop.carried.items():
                 carried_source[name] = concept
+    effects = {inference.flow_index: _effect(inference) for inference in facts.model.inferences}
     for producer in facts.producers.get(facts.root_name, ()):
         reach(producer)
+    for inference in facts.model.inferences:
+        if effects[inference.flow_index] == "writes":
+            reach(inference)
     while queue:
         inference = queue.popleft()
-        for name in _reads(facts, inference):
+        names = _reads(facts, inference)
+        if effects[inference.flow_index] is not None:
+            names = names + [use.name for use in inference.values + inference.contexts]
+        for name in names:
             for producer in facts.producers.get(name, ()):
                 reach(producer)
             for producer in facts.producers.get(carried_source.get(name, ""), ()):
@@ -159,10 +197,52 @@ def _unused_results(facts: GraphFacts) -> None:
         facts.reporter.at(
             "NCD933",
             inference.cti_line.span,
-            f"the result {inference.cti} is never used on any path to the plan output {facts.root_name}: the "
-            "step still runs and costs time",
-            help="bind it as an input where it is needed, use it in an operation, or delete the step",
+            f"the result {inference.cti} is never used: no step on the way to the plan output {facts.root_name} "
+            "reads it and no file-writing, script or `:>:` step waits for it, yet the step still runs and costs "
+            "time",
+            help="bind it as an input where it is needed, use it in an operation, or delete the step (a script "
+            "run for the files it writes: declare them with `%{save_path}`)",
         )
+
+
+# Composition parts of executors that act outside the plan (NCD933): file writers, and script runners.
+_WRITE_WORDS = ("write", "save")
+_SCRIPT_WORDS = ("execute", "script")
+
+
+def _effect(inference: Inference) -> str | None:
+    """How a semantic step acts outside the plan (NCD933), or None: ``"writes"`` (a ``c_…Write…``/``c_…Save…``
+    composition, an ``o_FileLocation`` output, a ``%{save_path}`` on the functional line or on one of its
+    inputs), ``"script"`` (``%{python}``, a ``.py`` provision, ``%{script_location}``, a ``v_Script…`` or
+    ``c_…Execute…`` paradigm) or ``"input"`` (a ``:>:`` external input)."""
+    node = inference.functional
+    if not isinstance(node, Semantic):
+        return None
+    line = inference.function_line
+    if line.annotation("save_path") is not None or any(
+        any(a.sigil == "%" and a.key == "save_path" for a in use.line.annotations)
+        for use in inference.values + inference.contexts
+    ):
+        return "writes"
+    script = False
+    paradigm = line.annotation("norm_input") or line.annotation("paradigm")
+    if paradigm is not None:
+        name = re.split(r"[\s(]", paradigm.value.strip(), maxsplit=1)[0]  # `v_…-o_… (a comment)` → the name
+        for part in (p.lower() for p in name.split("-")):
+            if (part.startswith("c_") and any(w in part for w in _WRITE_WORDS)) or part.startswith("o_filelocation"):
+                return "writes"
+            script = script or part.startswith("v_script") or (
+                part.startswith("c_") and any(w in part for w in _SCRIPT_WORDS)
+            )
+    if node.agent.kind is AgentKind.INPUT:
+        return "input"
+    provision = line.annotation("v_input_provision")
+    paths = [p for p in provision.value.replace(",", " ").split() if p] if provision is not None else []
+    if script or any(line.annotation(key) is not None for key in ("python", "script_location")) or (
+        paths and paths[0].endswith(".py")
+    ):
+        return "script"
+    return None
 
 
 def _near_duplicates(facts: GraphFacts) -> None:

@@ -1,4 +1,5 @@
-"""What a loop body may produce (CHECKS.md §3.5, §3.6): NCD510 (a ``$+`` accumulation reset every iteration),
+"""What a loop body may produce (CHECKS.md §3.5, §3.6): NCD510 (an in-place ``$+`` accumulation reset every
+iteration; E11: never a functional ``$+``), NCD955 (a functional ``$+`` in a body that does not accumulate),
 NCD512 (a carried or invariant concept produced inside the body) and the warning NCD951 (a value produced in a
 body and read after the loop).
 
@@ -11,7 +12,7 @@ from __future__ import annotations
 from ncdc.checks._common import operand, related
 from ncdc.checks._loop_facts import Loop, flag, lines_named, under
 from ncdc.ir import ConceptRef, Operator
-from ncdc.plan import Inference, PlanModel
+from ncdc.plan import Inference, PlanModel, append_roles
 from ncdc.source import Reporter
 
 
@@ -164,8 +165,45 @@ def check_outside_consumers(
 
 
 def _is_append(inference: Inference) -> ConceptRef | None:
-    """The destination of a ``$+`` inference, else None."""
+    """The destination of an in-place ``$+`` inference, else None. Erratum E11: NCD510 and NCD512 are about the
+    in-place form only; a functional ``$+`` (result named otherwise) is an ordinary producer of its result."""
     node = inference.function_line.node
-    if isinstance(node, Operator) and node.op == "$+":
-        return operand(node, "%>")
+    result = inference.cti_line.concept
+    if isinstance(node, Operator) and node.op == "$+" and result is not None:
+        roles = append_roles(node, result)
+        if roles is not None and roles.in_place:
+            return roles.destination
     return None
+
+
+def check_functional_appends(model: PlanModel, reporter: Reporter) -> None:
+    """NCD955 (FIDELITY §3.3): a functional ``$+`` inside a loop body whose destination is not produced in that
+    body (nor provided by the loop: element, carried value) computes the same destination ⊕ item every iteration,
+    so nothing accumulates."""
+    for inference in model.inferences:
+        node = inference.functional
+        if inference.kind != "ordinary" or not inference.enclosing_loops or not inference.complete:
+            continue
+        result = inference.cti_line.concept
+        if not (isinstance(node, Operator) and node.op == "$+") or result is None:
+            continue
+        roles = append_roles(node, result)
+        if roles is None or roles.in_place:
+            continue
+        loop = inference.enclosing_loops[-1]
+        destination = roles.destination.canonical_name
+        body = {member.flow_index for member in model.body_of(loop)}
+        if any(p.flow_index in body for p in model.producers.get(destination, ())):
+            continue
+        if loop in model.loop_provided.get(destination, ()):
+            continue
+        assert loop.loop is not None
+        reporter.at(
+            "NCD955",
+            inference.cti_line.span,
+            f"`{inference.cti}` is `{destination}` with an item appended, but `{destination}` is not produced in "
+            f"the body of the loop at line {loop.loop.operator_line.line}: every iteration appends to the same "
+            "unchanged value and nothing accumulates",
+            help=f"name the result like the destination (`{destination}`, in place), or carry it: "
+            f"`%>({destination.rstrip()}*-1)` with `<* {destination}*-1`",
+        )

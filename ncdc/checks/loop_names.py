@@ -13,7 +13,7 @@ loop's own children.
 from __future__ import annotations
 
 from ncdc.checks._common import operand, related
-from ncdc.checks._loop_facts import Loop, child_lines, flag, last_descendant, lines_named
+from ncdc.checks._loop_facts import Loop, _carried_target, child_lines, flag, last_descendant, lines_named
 from ncdc.ir import ConceptLine, ConceptRef, ElementDeclaration, LoopVersion, Marker, Operator
 from ncdc.plan import PlanModel
 from ncdc.source import Reporter
@@ -71,16 +71,26 @@ def check_carried(model: PlanModel, reporter: Reporter, loop: Loop) -> None:
                     "their value between iterations",
                     help="remove the annotation (the compiler marks carried concepts invariant)",
                 )
+    # FIDELITY §3.6: a `%^` entry names a carried concept (`X*-N`, or `{x}<$(X)*-N>` naming `X*-N`); an entry
+    # without a `<*` declaration is compiled as one (NCD917, front end). NCD507 only for an entry that contradicts
+    # a `<*` declaration of the same X with another N.
     modifier = loop.operator.modifier("%^")
     if modifier is not None:
         for item in modifier.items:
-            if isinstance(item, ConceptRef) and item.canonical_name not in loop.carried_names:
-                reporter.at(
-                    "NCD507",
-                    item.span,
-                    f"`%^` lists `{item.canonical_name}`, but no `<*` line beside the `*.` line declares it",
-                    help=f"add `<* {item.canonical_name}` as a child of line {loop.parent.line}, or remove the entry",
-                )
+            if not isinstance(item, ConceptRef):
+                continue
+            target, n = _carried_target(item)
+            declared = loop.carried_targets.get(target)
+            if declared is None or declared[1] == n:
+                continue
+            reporter.at(
+                "NCD507",
+                item.span,
+                f"`%^` lists the carried name `{target}*-{n}`, but line {declared[2].line} declares `{declared[0]}` "
+                "for the same concept",
+                help=f"write `%^({declared[0]})`, or change the `<*` declaration",
+                related=(related(model.plan.path, declared[2], "carried declaration"),),
+            )
 
 
 def _unparsed_function(model: PlanModel, line: ConceptLine) -> bool:
@@ -243,6 +253,8 @@ def _reference(
         )
         return
     loop = candidates[-1]
+    if loop.plain is None:
+        return  # the loop declares no element (NCD503): its body's element reads are that one mistake
     if len(versions) > 1:
         message = (
             f"the chain `{name}` does not match the nesting of loops: loop {last} (line {loop.star.line}) iterates "

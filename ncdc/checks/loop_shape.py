@@ -1,5 +1,5 @@
 """Loop shape rules (CHECKS.md §3.5 and §3.6): NCD501 (the body's shape), NCD502 (base declared beside the
-loop), NCD503 (one element declaration, on the base), NCD504 (the result is computed by the body and selected),
+loop), NCD503 (one element declaration, on the base; `%:` is the loop axis, FIDELITY §2), NCD504 (the result is computed by the body and selected),
 NCD505 (unique loop expressions) and the warning NCD950 (one index per loop).
 
 These read only the ``*.`` line, its parent and the two lists of children, so each costs one pass over the
@@ -32,6 +32,21 @@ def check_shapes(model: PlanModel, reporter: Reporter, star_lines: list[ConceptL
         text = star.payload
         if not star.children:
             malformed.add(star.index)
+            sibling = flat_loop_result_sibling(model, star)
+            if sibling is not None:
+                # FIDELITY §3.5: the documented flat form; name the nested rewrite.
+                name = sibling.payload
+                reporter.at(
+                    "NCD501",
+                    star.span,
+                    f"loop `{text}` has no body: its per-iteration result `<- {name}` (line {sibling.line}) is a "
+                    f"sibling of the `*.` line, so nothing runs it per element; move `<- {name}` and its subtree "
+                    f"under the `*.` line, preceded by `<= $. %>({name})`",
+                    help=f"nest it: `*.` line, then `<= $. %>({name})`, then `<- {name}` with its subtree, each one "
+                    "level deeper",
+                    related=(related(model.plan.path, sibling, "the per-iteration result"),),
+                )
+                continue
             reporter.at(
                 "NCD501",
                 star.span,
@@ -70,6 +85,40 @@ def check_shapes(model: PlanModel, reporter: Reporter, star_lines: list[ConceptL
                 related=tuple(related(model.plan.path, c, "not a `<-` line") for c in others),
             )
     return malformed
+
+
+def flat_loop_result_sibling(model: PlanModel, star: ConceptLine) -> ConceptLine | None:
+    """For a `*.` line without children, the `<-` sibling named by its `%<` (the flat loop form, FIDELITY §3.5)."""
+    if star.children or star.parent is None or not isinstance(star.node, Operator):
+        return None
+    result = operand(star.node, "%<")
+    if result is None:
+        return None
+    lines = model.plan.lines
+    for index in lines[star.parent].children:
+        line = lines[index]
+        if line.marker is Marker.VALUE and line.concept is not None and line.concept.canonical_name == result.canonical_name:
+            return line
+    return None
+
+
+def flat_loop_cascade_lines(model: PlanModel) -> set[int]:
+    """Source lines inside the per-iteration subtree of flat loops: NCD502/NCD506/NCD931 there only restate the
+    missing body that NCD501 reports (FIDELITY §3.5)."""
+    lines = model.plan.lines
+    found: set[int] = set()
+    for star in lines:
+        if not (isinstance(star.node, Operator) and star.node.op == "*."):
+            continue
+        sibling = flat_loop_result_sibling(model, star)
+        if sibling is None:
+            continue
+        stack = [sibling.index]
+        while stack:
+            line = lines[stack.pop()]
+            found.add(line.line)
+            stack.extend(line.children)
+    return found
 
 
 def check_unique_expressions(model: PlanModel, reporter: Reporter, star_lines: list[ConceptLine]) -> None:
@@ -160,15 +209,20 @@ def _base(model: PlanModel, reporter: Reporter, loop: Loop) -> None:
 
 
 def _element(model: PlanModel, reporter: Reporter, loop: Loop) -> None:
+    """NCD503 as redefined by FIDELITY §2 and erratum E21: exactly one element declaration on the base — a `<*`
+    sibling `<* {x}<$(B)*>`, the inline `%>(B<$({x})*>)`, or both naming the same `{x}`. The `%:` operand is the
+    loop axis and is never compared with the element."""
     info = loop.inference.loop
     assert info is not None
     base = operand(loop.operator, "%>")
-    element = operand(loop.operator, "%:")
-    if base is None or element is None:
+    if base is None:
         return  # NCD212 / NCD117
     base_name = base.canonical_name
     declarations = info.element_lines
+    inline = next((d for d in base.suffixes_of(ElementDeclaration) if d.carry is None), None)
     if not declarations:
+        if inline is not None:
+            return  # the inline form alone declares it (NCD917 belongs to the front end)
         as_value = next(
             (
                 line
@@ -178,12 +232,13 @@ def _element(model: PlanModel, reporter: Reporter, loop: Loop) -> None:
             None,
         )
         hint = f" (line {as_value.line} declares it with `<-`; it must be a `<*` line)" if as_value is not None else ""
+        suggestion = as_value.concept.core if as_value is not None and as_value.concept is not None else "{x}"
         reporter.at(
             "NCD503",
             loop.star.span,
             f"loop over `{base_name}` has no element declaration: no `<*` line beside the `*.` line declares "
-            f"`{element.source_text()}` as an element of `{base_name}`{hint}",
-            help=f"add `<* {element.source_text()}<$({base_name})*>` as a child of line {loop.parent.line}",
+            f"an element of `{base_name}`{hint}",
+            help=f"declare `<* {suggestion}<$({base_name})*>` as a child of line {loop.parent.line}",
         )
         return
     first = declarations[0]
@@ -217,14 +272,13 @@ def _element(model: PlanModel, reporter: Reporter, loop: Loop) -> None:
             help=f"write `<$({base_name})*>` (or `*{loop.index}`)",
         )
         return
-    if element.canonical_name != concept.canonical_name:
+    if inline is not None and not _same(inline.base, concept.core):
         reporter.at(
             "NCD503",
-            element.span,
-            f"the loop element `%:({element.source_text()})` does not name the declared element "
-            f"`{concept.canonical_name}` (line {first.line})",
-            help=f"write `%:({concept.canonical_name})`, or rename the declaration",
-            related=(related(model.plan.path, first, "element declaration"),),
+            first.span,
+            f"element declaration `{first.payload}` declares `{concept.core}`, but the loop's `%>` declares the "
+            f"element `{inline.base}` inline (line {loop.star.line})",
+            help=f"declare one element: drop the inline `<$({inline.base})*>` or write `<* {inline.base}<$({base_name})*>`",
         )
 
 
@@ -233,7 +287,7 @@ def _result(model: PlanModel, reporter: Reporter, loop: Loop) -> None:
         return  # NCD501 explains the body
     result = operand(loop.operator, "%<")
     if result is None:
-        return  # NCD212 / NCD117
+        return  # `%<` is optional (FIDELITY §2): the result is the body `$.`'s `%>` operand; or NCD117
     name = result.canonical_name
     children = child_lines(model, loop.star)
     if not any(line.concept is not None and line.concept.canonical_name == name for line in children[1:]):

@@ -42,6 +42,7 @@ def check(model: PlanModel, reporter: Reporter, options: CheckOptions) -> None:
         loop_names.check_carried(model, reporter, loop)
     loop_names.check_references(model, reporter, loops)
     appends = loop_body.check_appends(model, reporter, loops)
+    loop_body.check_functional_appends(model, reporter)
     loop_body.check_invariant_producers(model, reporter, loops, appends)
     loop_body.check_outside_consumers(model, reporter, loops, appends)
     loop_deadlock.check_own_result(model, reporter, loops)

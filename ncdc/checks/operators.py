@@ -1,5 +1,6 @@
 """Operator shapes: NCD212 (modifier missing, duplicated or not allowed) and NCD117 (malformed modifier
-argument), from the operator table of LANGUAGE.md §4.3; NCD213 (``$+`` result vs destination)."""
+argument), from the operator table of LANGUAGE.md §4.3. (NCD213 is retired: a ``$+`` result named otherwise than
+its destination is the functional form, FIDELITY §3.3.)"""
 
 from __future__ import annotations
 
@@ -12,15 +13,19 @@ from ncdc.source import Reporter
 SHAPES: dict[str, tuple[tuple[str, ...], frozenset[str]]] = {
     "$=": (("%>",), frozenset()),
     "$%": (("%>",), frozenset({"%:"})),
-    "$.": (("%>",), frozenset({"%<"})),
+    "$.": ((), frozenset({"%>", "%<"})),  # FIDELITY §3.1: without both, the value children are the candidates
     "$+": (("%>", "%<"), frozenset({"%:"})),
+    # FIDELITY §3.10: `%@(N)`, `%<({cti})` and a missing `%>` (one value child) are rewritten by the front end
+    # (ncdc/spellings.py, NCD917); a `%<`/`%@` still here is one the amendment does not accept (NCD212).
     "$-": (("%>",), frozenset({"%:", "%^"})),
-    "&[{}]": (("%>",), frozenset({"%+", "%-", "%^", "%:"})),
-    "&[#]": (("%>",), frozenset({"%+", "%-", "%^", "%:"})),
+    # FIDELITY §3.2: a bare grouping groups its value children
+    "&[{}]": ((), frozenset({"%>", "%+", "%-", "%^", "%:"})),
+    "&[#]": ((), frozenset({"%>", "%+", "%-", "%^", "%:"})),
     "@:'": (("%>",), frozenset()),
     "@:!": (("%>",), frozenset()),
     "@.": (("%>",), frozenset()),
-    "*.": (("%>", "%<", "%:"), frozenset({"%@", "%^", "%+"})),
+    # FIDELITY §2: `%:` (the loop axis) and `%<` (default: the body `$.`'s operand) are optional
+    "*.": (("%>",), frozenset({"%<", "%:", "%@", "%^", "%+"})),
 }
 # (operator, modifier) slots that take exactly one concept reference.
 _ONE_CONCEPT = {
@@ -31,26 +36,26 @@ _ONE_CONCEPT = {
     ("$-", "%>"),
     ("*.", "%>"),
     ("*.", "%<"),
-    ("*.", "%:"),
     ("@:'", "%>"),
     ("@:!", "%>"),
     ("@.", "%>"),
 }
 _SELECTOR = re.compile(r"^<\$\*(-?\d+|#)>$|^<\$\((.+)\)%>$")
 _NAME = re.compile(r"^\{?[^{}\[\]()<>,]+\}?$")
+_LOOP_AXIS = re.compile(r"^\{?[^{}\[\]()<>,]+\}?(\*-?\d+)*$")  # an axis name; loop-version suffixes are dropped
 
 
 def check_operators(plan: Plan, failed: frozenset[int], reporter: Reporter) -> None:
     for line in plan.lines:
         if line.index in failed or not isinstance(line.node, Operator):
             continue
-        _check_shape(line, line.node, reporter)
-        if line.node.op == "$+":
-            _check_append_result(plan, line, line.node, reporter)
+        _check_shape(plan, line, line.node, reporter)
 
 
-def _check_shape(line: ConceptLine, operator: Operator, reporter: Reporter) -> None:
+def _check_shape(plan: Plan, line: ConceptLine, operator: Operator, reporter: Reporter) -> None:
     required, allowed = SHAPES[operator.op]
+    if operator.op == "$-" and operator.modifier("%>") is None and _value_children(plan, line) == 1:
+        required = ()  # FIDELITY §3.10: the single value child is the source
     seen: set[str] = set()
     for modifier in operator.modifiers:
         if modifier.op in seen:
@@ -64,11 +69,17 @@ def _check_shape(line: ConceptLine, operator: Operator, reporter: Reporter) -> N
         seen.add(modifier.op)
         if modifier.op not in required and modifier.op not in allowed:
             allowed_text = ", ".join(f"`{m}`" for m in (*required, *sorted(allowed)))
+            help_text = "remove it, or use the operator that takes it"
+            current = ""
+            if operator.op == "$+" and modifier.op == "%^":
+                # FIDELITY §3.3: `$+ %<(X) %^(Y*-1)` names the item as a carried value of the result itself
+                current = "; the current form is `$+ %>({destination}) %<({item}) %:({axis})`"
+                help_text = "name the destination with `%>` and the item with `%<`; carry a value with the loop's `%^`"
             reporter.at(
                 "NCD212",
                 modifier.span,
-                f"modifier `{modifier.op}` is not allowed for `{operator.op}` (allowed: {allowed_text})",
-                help="remove it, or use the operator that takes it",
+                f"modifier `{modifier.op}` is not allowed for `{operator.op}` (allowed: {allowed_text}){current}",
+                help=help_text,
             )
             continue
         problem = _argument_problem(operator.op, modifier)
@@ -87,7 +98,19 @@ def _check_shape(line: ConceptLine, operator: Operator, reporter: Reporter) -> N
         )
 
 
+def _value_children(plan: Plan, line: ConceptLine) -> int:
+    """How many `<-` children the inference of the functional ``line`` has."""
+    if line.parent is None:
+        return 0
+    return sum(1 for child in plan.children(plan.lines[line.parent]) if child.marker is Marker.VALUE)
+
+
 def _argument_problem(op: str, modifier: Modifier) -> str | None:
+    if op == "*." and modifier.op == "%:":
+        # FIDELITY §2: the loop axis, an axis name with optional braces (`%:({document})` ≡ `%:(document)`)
+        if modifier.form is not ArgForm.SINGLE or not _LOOP_AXIS.match(modifier.argument[1:-1].strip()):
+            return "one axis name is required, e.g. `%:(document)`"
+        return None
     if (op, modifier.op) in _ONE_CONCEPT:
         if modifier.form is not ArgForm.SINGLE:
             return f"one concept is required, not `{modifier.argument}`"
@@ -112,22 +135,3 @@ def _argument_problem(op: str, modifier: Modifier) -> str | None:
         if not _SELECTOR.match(text):
             return f"unknown selector `{text}` (use `<$*N>`, `<$*-1>`, `<$*#>` or `<$({{key}})%>`)"
     return None
-
-
-def _check_append_result(plan: Plan, line: ConceptLine, operator: Operator, reporter: Reporter) -> None:
-    """NCD213: the result line of a ``$+`` must name the destination's core (the append is in place)."""
-    destination = operator.modifier("%>")
-    if line.parent is None or destination is None or len(destination.items) != 1:
-        return
-    target = destination.items[0]
-    result_line = plan.lines[line.parent]
-    result = result_line.concept
-    if result_line.marker is Marker.FUNCTION or result is None or not isinstance(target, ConceptRef):
-        return
-    if result.core != target.core:
-        reporter.at(
-            "NCD213",
-            result_line.span,
-            f"the result {result.core} of `$+` does not denote its destination {target.core}",
-            help=f"name the result line `{target.core}` (optionally with `<$({{appended}})=>`)",
-        )

@@ -7,7 +7,7 @@ its payload skip it, so one mistake gives one diagnostic (CHECKS.md §1.5).
 from __future__ import annotations
 
 from ncdc.annotation_keys import SEQUENCE_WORDS
-from ncdc.ir import ConceptLine, Marker, Operator, Plan, Semantic
+from ncdc.ir import ConceptLine, ConceptRef, Marker, Operator, Plan, Semantic
 from ncdc.source import Reporter
 
 _VALUE_MARKERS = (Marker.ROOT, Marker.INPUT, Marker.VALUE, Marker.CONTEXT)
@@ -88,11 +88,18 @@ def _check_inference(plan: Plan, line: ConceptLine, reporter: Reporter) -> None:
             help="nest a gate under the functional line it guards, or split into two inferences",
         )
     if is_timing(function):
+        # NCD207 is retired. The front end rewrites a timing function into a gated `$.` selection (FIDELITY §3.11,
+        # NCD928); a timing line still here could not be rewritten (no single condition: NCD212 says so; or
+        # children of its own), so nothing would produce this concept: an error, not a silent empty value.
+        if not _single_condition(function):
+            return
+        cti = line.concept.canonical_name if line.concept is not None else "{v}"
         reporter.at(
-            "NCD207",
+            "NCD130",
             function.span,
-            "a timing operator cannot be the function of a value concept: it only decides whether an operation runs",
-            help="put the gate under the operation that produces this concept",
+            f"the timing operator `{function.payload}` as the function of {cti} has children of its own, so it "
+            "cannot be compiled as a gated selection (NCD928): nothing would produce this concept",
+            help=f"write `<= $. %>({cti})` with `{function.payload}` nested under it and the condition as a `<*` line",
         )
 
 
@@ -168,3 +175,10 @@ def _check_sequence_tags(plan: Plan, line: ConceptLine, failed: frozenset[int], 
             f"`?{{sequence}}: {tag.value.strip()}` differs from the operator syntax, which gives {what}",
             help="correct the tag or delete it; the sequence is always derived from the operator",
         )
+
+
+def _single_condition(timing: ConceptLine) -> bool:
+    """Whether a timing line names exactly one condition concept."""
+    node = timing.node
+    modifier = node.modifier("%>") if isinstance(node, Operator) else None
+    return modifier is not None and len(modifier.items) == 1 and isinstance(modifier.items[0], ConceptRef)

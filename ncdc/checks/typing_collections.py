@@ -1,14 +1,17 @@
 """Collections in readiness typing (CHECKS.md §3.4, §3.6): what assigning, grouping and looping operations
 select, group or iterate. NCD404 (a loop base that is no collection), NCD410 (a ``$.`` with no candidate),
 NCD411 (per-source axis lists that do not match the sources), and the warnings NCD923 (a grouping axis inferred
-from the result's declaration), NCD944 (a grouping or loop result that is no collection) and NCD947 (a loop base
-whose shape is unknown until run time).
+from the result's declaration), NCD944 (a loop result that is no collection; FIDELITY §5 dropped the grouping case)
+and NCD947 (a loop base whose shape is unknown until run time, a base declared `[_none_axis]`, or a `%:` axis the
+base does not declare, erratum E17).
 
 Each looks at one inference's own lines and the declared axes of the concepts it reads; the ``$.`` candidate
 rule (R§3.3 step 4) reads the inferences below the ``$.``'s own value lines (``PlanModel.assign_candidates``).
 """
 
 from __future__ import annotations
+
+import re
 
 from ncdc.checks._typing_facts import KIND_WORD, NONE_AXIS, TypingFacts
 from ncdc.ir import Annotation, ArgForm, ConceptKind, ConceptRef, Operator
@@ -27,7 +30,7 @@ def check_specification(facts: TypingFacts, inference: Inference, node: Operator
         selected = node.modifier("%>")
         target = selected.items[0] if selected is not None and len(selected.items) == 1 else None
         if not isinstance(target, ConceptRef) or target.canonical_name != inference.cti:
-            return  # NCD212/NCD117, or NCD302: declaring the operand makes it the candidate
+            return  # NCD212/NCD117, or NCD935: the implicit operand is the candidate
         if any(use.concept.kind is not ConceptKind.PROPOSITION for use in inference.values):
             reason = "every sibling value is consumed inside another sibling's subtree"
         elif inference.values:
@@ -66,8 +69,8 @@ def check_grouping(facts: TypingFacts, inference: Inference, node: Operator) -> 
                 f"`{node.op}` creates the axis `{axis}`: {inference.cti} declares it and no source does",
                 help=f"write it: `{inference.function} %+({axis})`",
             )
-    if created is None:
-        _singleton_result(facts, inference, "grouping", cti, cti_axes)
+    # FIDELITY §5: a grouping without `%+` yields one element holding its list or object by design (the NCD944
+    # grouping case is dropped).
 
 
 def _per_source_lists(facts: TypingFacts, inference: Inference, node: Operator, sources: list[ConceptRef], count: int) -> None:
@@ -142,10 +145,12 @@ def check_looping(facts: TypingFacts, inference: Inference, node: Operator) -> N
                 help="loop over a relation (`[items]`) or a concept with a declared non-singleton axis",
             )
         elif declared == [NONE_AXIS]:
+            # FIDELITY §1 (C§3.4 NCD404 narrowed, C§3.6 NCD947): a single value is iterated over its items.
             facts.reporter.at(
-                "NCD404",
+                "NCD947",
                 base.span,
-                f"loop base {base.canonical_name} is declared `[_none_axis]` (a singleton), not a collection",
+                f"loop base {base.canonical_name} is declared `[_none_axis]` (one value): the loop iterates the "
+                "items of that value if it is a list, else runs once",
                 help="declare the axis it is iterated along (`| %{ref_axes}: [item]`) or loop over a relation",
             )
         elif (
@@ -160,10 +165,41 @@ def check_looping(facts: TypingFacts, inference: Inference, node: Operator) -> N
                 "collection is unknown until run time",
                 help="declare its axes on the base line (`| %{ref_axes}: [item]`) or name it as a relation `[…]`",
             )
+        _loop_axis_typo(facts, node, declared, loop.element)
     if node.modifier("%+") is None:
         cti = inference.cti_line.concept
         assert cti is not None
         _singleton_result(facts, inference, "loop", cti, facts.axes(inference.cti))
+
+
+def _loop_axis_typo(facts: TypingFacts, node: Operator, declared: list[str] | None, element: ConceptRef | None) -> None:
+    """NCD947 (erratum E17): a `%:` operand that is not a declared axis of a base that declares axes; the loop
+    would silently iterate the base's first axis instead. A `%:` naming the loop's element is the older
+    name-the-element spelling (FIDELITY §2(a): both occur in real plans): iterating the base's first axis is
+    what it means, so it is not reported."""
+    axes = [axis for axis in declared or () if axis != NONE_AXIS]
+    modifier = node.modifier("%:")
+    if not axes or modifier is None or len(modifier.items) != 1:
+        return
+    name = loop_axis_name(modifier.argument[1:-1])
+    if element is not None and name == loop_axis_name(element.core):
+        return
+    if name and name not in axes:
+        facts.reporter.at(
+            "NCD947",
+            modifier.span,
+            f"loop axis `{name}` is not a declared axis of the base (axes: {', '.join(axes)}); the loop iterates "
+            f"`{axes[0]}` instead",
+            help=f"name a declared axis: `%:({axes[0]})`",
+        )
+
+
+def loop_axis_name(text: str) -> str:
+    """The axis a `*.` `%:` operand names: braces and loop-version suffixes removed (L§2.3, FIDELITY §2)."""
+    name = re.sub(r"(\*-?\d+)+$", "", text.strip())
+    if len(name) >= 2 and name[0] in "{[" and name[-1] in "}]":
+        name = name[1:-1]
+    return name.strip()
 
 
 def _item_text(item: object) -> str:

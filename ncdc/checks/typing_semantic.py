@@ -1,7 +1,8 @@
-"""Semantic operations in readiness typing (CHECKS.md §3.4, §3.6): NCD405 (a judgement that infers no
-proposition), and the warnings NCD943 (an assertion on a non-boolean condition), NCD944 (an imperative that
-infers a proposition), NCD945 (no ``%{body_faculty}``), NCD946 (a quantifier key that is no input axis), NCD948
-(no executor annotation) and NCD953 (an operation for which RUNTIME.md §10.6 selects no executor).
+"""Semantic operations in readiness typing (CHECKS.md §3.4, §3.6), all warnings or infos: NCD944 (a judgement
+that infers an object or a relation — NCD405 is retired, FIDELITY §3.12 — or an imperative that infers a
+proposition), NCD943 (an assertion on a non-boolean condition), NCD945 (no ``%{body_faculty}``), NCD946 (a
+quantifier key that is no input axis), NCD948 (no executor annotation), NCD953 (an operation for which RUNTIME.md
+§10.6 selects no executor) and NCD954 (a list answer kept as one element, FIDELITY §1).
 
 Each looks only at one inference's own lines and the declared axes of its inputs; NCD944 for imperatives is
 reported once at the end, when the gate rules have said which conditions they already reported (NCD402).
@@ -22,22 +23,74 @@ PROMPT_EXTENSIONS = (".md", ".txt", ".j2", ".jinja")
 
 
 def check_semantic(facts: TypingFacts, inference: Inference, node: Semantic) -> None:
-    """NCD405 (and the NCD944 candidates) on the result, then NCD943/NCD946 on the assertion."""
+    """NCD944 on a judgement (and the imperative NCD944 candidates) on the result, then NCD943/NCD946 on the assertion."""
     cti = inference.cti_line.concept
     family = node.family
     if cti is not None:
         if family == "judgement" and cti.kind is not ConceptKind.PROPOSITION:
+            # NCD405 is retired (FIDELITY §3.12): the value is a boolean; only gates need propositions (NCD401).
             facts.reporter.at(
-                "NCD405",
+                "NCD944",
                 inference.cti_line.span,
-                f"judgement `{inference.function}` infers {inference.cti}, {KIND_WORD[cti.kind]}; a judgement "
-                "yields a truth value and must infer a proposition",
-                help=f"name the result as a proposition, e.g. `<{cti.inner} holds>`, or drop the assertion",
+                f"judgement `{inference.function}` infers {inference.cti}, {KIND_WORD[cti.kind]}; its value is "
+                "one truth value",
+                help=f"name the result as a proposition, e.g. `<{cti.inner} holds>`, or make the operation an "
+                "imperative (drop the assertion)",
             )
         elif family == "imperative" and cti.kind is ConceptKind.PROPOSITION:
             facts.imperative_propositions.append(inference)  # reported at the end, unless NCD402 explains it
     if node.assertion is not None:
         _assertion(facts, inference, node)
+    _kept_list_answer(facts, inference, node)
+
+
+def is_list_kind(paradigm: str | None) -> bool:
+    """RT§5.5 as amended (FIDELITY §1, E24): the output kind is a list kind when the last `o_` segment of the
+    paradigm contains `List` (case-sensitive); without a paradigm it is not."""
+    if not paradigm:
+        return False
+    outputs = [part for part in paradigm.split("-") if part.startswith("o_")]
+    return bool(outputs) and "List" in outputs[-1]
+
+
+def paradigm_of(line: ConceptLine) -> str | None:
+    """The paradigm named by `%{norm_input}` (or its alias `%{paradigm}`) on a functional line, else None."""
+    annotation = line.annotation("norm_input") or line.annotation("paradigm")
+    if annotation is None:
+        return None
+    return re.split(r"[\s(]", annotation.value.strip(), maxsplit=1)[0] or None
+
+
+def _kept_list_answer(facts: TypingFacts, inference: Inference, node: Semantic) -> None:
+    """NCD954 (FIDELITY §1, a warning by erratum E18): the cti declares an axis that none of the inputs has while
+    the output kind is not a list kind, so the answer stays one element — a list answer is one value whose items
+    the declared axis only names (issue 14: the plan-level cause of all-Skip outputs downstream)."""
+    if node.agent.kind is AgentKind.INPUT or is_list_kind(paradigm_of(inference.function_line)):
+        return
+    created = [axis for axis in facts.axes(inference.cti)]
+    if not created:
+        return
+    input_axes: set[str] = set()
+    for use in inference.values:
+        input_axes.update(facts.declared_axes(use.name) or ())
+    new = [axis for axis in created if axis not in input_axes]
+    if not new:
+        return
+    annotation = next(
+        (a for line in facts.model.lines_naming.get(inference.cti, ()) if (a := line.annotation("ref_axes")) is not None),
+        None,
+    )
+    if annotation is None:
+        return
+    facts.reporter.at(
+        "NCD954",
+        annotation.span,
+        f"{inference.cti} declares the axis `{new[0]}`, which no input of `{inference.function}` has, but the "
+        "step's output kind is not a list kind: each answer is one element (a list answer stays one value whose "
+        f"items `{new[0]}` names; a semantic consumer receives the whole list in one call)",
+        help="use an `o_…List…` paradigm (e.g. `…-o_ListLiteral`) to spread the answer along the axis, or "
+        "accept one element",
+    )
 
 
 def check_imperative_results(facts: TypingFacts) -> None:
@@ -147,6 +200,8 @@ def _executor(
         parts = paradigm.split("-")
         composition = next((p for p in parts if p.startswith("c_")), "")
         vertical = next((p for p in parts if p.startswith("v_")), "")
+        if first_path.endswith(".py") and "Execute" in composition:
+            return  # FIDELITY §3.14: the reference's script paradigms call the provision's `main()`
         if composition in BUILTIN_COMPOSITIONS:
             return  # rule 3
         if vertical.startswith("v_Prompt") or any(w in composition for w in ("Generate", "ThinkJSON", "LLM")):
@@ -162,7 +217,8 @@ def _executor(
     else:
         reason = f"no executor handles the paradigm `{paradigm}`"
     if first_path.endswith(".py") and line.annotation("v_function_name") is None:
-        reason += f"; the `.py` provision `{first_path}` gives no binding without `%{{v_function_name}}`"
+        reason += (f"; the `.py` provision `{first_path}` gives no binding without `%{{v_function_name}}` or a "
+                   "paradigm whose composition part contains `Execute` (which calls `main`)")
     facts.reporter.at(
         "NCD953",
         at.span,

@@ -1,5 +1,5 @@
 """Rule documentation of the dependency-graph family: NCD301-NCD305 (errors) and the structure and graph warnings
-NCD924-NCD927, NCD930-NCD934 and NCD949 (CHECKS.md §3.3, §3.6).
+NCD924-NCD927, NCD930-NCD934, NCD949 and NCD956 (CHECKS.md §3.3, §3.6).
 
 Every ``bad`` snippet is a small plan that really reports its code, and every ``fix`` that is a plan does not
 (tests/test_explain.py).
@@ -20,7 +20,10 @@ DOCS["NCD301"] = RuleDoc(
     "concept) a concept P produces, and every inference waits for the inferences nested under it. One diagnostic "
     "per strongly connected component, on the member with the lowest flow index; the message shows one shortest "
     "cycle through it (`a (line 2) -> b (line 6) -> a`, each waiting for the next) and the notes list every "
-    "member. An inference reading its own result counts when it is that concept's only producer.",
+    "member. An inference reading its own result counts when it is that concept's only producer. Accumulators "
+    "(FIDELITY §4, errata E7/E8): inside the body of the innermost loop L around an in-place `$+` A appending to "
+    "D, readers of D see D's value at the start of the iteration (no edge from A; a later append to D waits for "
+    "an earlier one in flow order), readers outside L wait for L, and A's own read of D is no edge.",
     why="Every member waits for another member, so the runtime can never start any of them: the run ends "
     "`blocked`, after spending time and model calls on everything else.",
     bad=":<:{report}\n"
@@ -34,17 +37,6 @@ DOCS["NCD301"] = RuleDoc(
     "        <= ::(outline {1})\n"
     "        <- {brief}<:{1}>\n"
     "            | %{literal_value}: \"a short brief\"\n",
-)
-
-DOCS["NCD302"] = RuleDoc(
-    what="A concept named as an operand that is not a sibling `<-`/`<*` line of the operation: the `%>`/`%<` of "
-    "`$=`, `$.`, `$+`, `$-`, a `%>` source of a grouping, an entry of `%{value_order}` or `%{assign_sources}`. A "
-    "`$.` may select its own result. Loop operands (NCD502-NCD504) and gate conditions (NCD924) have their own "
-    "rules. Reported on the operand.",
-    why="The runtime only waits for declared inputs. An undeclared operand is read while still empty, so the "
-    "operation copies nothing or groups fewer sources than written.",
-    bad=":<:{final answer}\n    <= $. %>({draft})\n    <- {review}\n        | %{literal_value}: \"looks fine\"\n",
-    fix=":<:{final answer}\n    <= $. %>({draft})\n    <- {draft}\n        | %{literal_value}: \"the draft\"\n",
 )
 
 DOCS["NCD303"] = RuleDoc(
@@ -190,6 +182,29 @@ DOCS["NCD927"] = RuleDoc(
     "        <= ::(is the ticket urgent and not spam)<ALL True>\n",
 )
 
+DOCS["NCD928"] = RuleDoc(
+    what="A timing operator written as the function of a value concept: `{v} <= @:'(<c>)` with `<-` children. "
+    "Reported on the timing line. It is compiled as the gated selection `{v} <= $. %>({v}) %<[C1, ...]` (the `<-` "
+    "children other than the condition, in order) with the timing line as its gate.",
+    why="A timing operator only decides whether an operation runs; it never writes a value. Read as the gated "
+    "selection, {v} is the first non-Skip candidate when the gate passes and Skip when it does not, so consumers "
+    "proceed either way.",
+    bad=":<:{final output}\n"
+    "    <= @:'(<validation passed>)\n"
+    "    <- {validated output}\n"
+    "        | %{literal_value}: \"v\"\n"
+    "    <- <validation passed>\n"
+    "        | %{literal_value}: true\n",
+    fix=":<:{final output}\n"
+    "    <= $. %>({validated output})\n"
+    "        <= @:'(<validation passed>)\n"
+    "        <* <validation passed>\n"
+    "    <- {validated output}\n"
+    "        | %{literal_value}: \"v\"\n"
+    "    <- <validation passed>\n"
+    "        | %{literal_value}: true\n",
+)
+
 # ---------------------------------------------------------------------------------------------------------------
 # NCD930-NCD934 — graph warnings
 # ---------------------------------------------------------------------------------------------------------------
@@ -251,9 +266,15 @@ DOCS["NCD932"] = RuleDoc(
 )
 
 DOCS["NCD933"] = RuleDoc(
-    what="An inference whose result reaches the plan output through no read that uses it (a bound or ordered "
-    "input, a `$.` candidate, a grouping source, a gate condition, a function concept, a loop base, result or "
-    "initial value, an assigning operand). Reported on its result line.",
+    what="An inference whose result nothing uses. A step is used when it produces the plan output; when it writes "
+    "a file (a `c_…Write…`/`c_…Save…` paradigm, an `o_FileLocation` output, a `%{save_path}`); when a used step "
+    "reads it (a bound or ordered input, a `$.` candidate, a grouping source, a gate condition, a function "
+    "concept, a loop base, result or initial value, an assigning operand, an `@.` dependency); or when a used "
+    "step that acts outside the plan — a file writer, a script (`%{python}`, a `.py` provision, a `v_Script…` or "
+    "`c_…Execute…` paradigm) or a `:>:` input — waits for it in any way (an unbound `<-`, a `<*` support). So the "
+    "earlier phases of a plan whose root binds only a final file-writing step are used. Waiting is no use when "
+    "the waiting step only computes a value, and a script whose own result nothing uses is still reported. "
+    "Reported on its result line.",
     why="The step still runs and costs time and model calls, but nothing uses what it computes — often an input "
     "the author forgot to bind.",
     bad=":<:{answer}\n"
@@ -300,4 +321,57 @@ DOCS["NCD949"] = RuleDoc(
     "        | %{file_location}: data/notes.json\n",
     fix="Correct the path (it is relative to the plan's directory) or add the missing file, e.g. create "
     "`data/notes.json` next to the plan.",
+)
+
+DOCS["NCD956"] = RuleDoc(
+    what="With `--check-files`: a prompt file that exists but cannot be rendered — a `.j2`/`.jinja` template with "
+    "a jinja syntax error (the message gives the line in the file) or a variable outside RUNTIME §10.2's set "
+    "(`input_1` … `input_k`, `inputs`, `input_blocks`, `values`, `instruction`, `concept_to_infer`, "
+    "`answer_format`, `json_mode`), or a prompt file that is not UTF-8 text. The "
+    "prompt file is the one the run renders: the `%{prompt}` annotation, else a `%{v_input_provision}` ending in "
+    "`.md`, `.txt`, `.j2` or `.jinja`. Reported on that annotation, once per functional line. Only `.j2`/`.jinja` "
+    "files are jinja templates; any other prompt file gets `$input_1`/`${input_1}`/`$name` placeholders "
+    "substituted and keeps `{%(...)}` and `{{...}}` as literal text, so it renders whenever it is UTF-8 text.",
+    why="The step fails with `executor_error` when the run reaches it, after every step before it has run and "
+    "been paid for.",
+    bad=":<:{reply}\n"
+    "    <= ::(reply to {1})\n"
+    "        | %{norm_input}: v_PromptLocation-h_Literal-c_Generate-o_Literal\n"
+    "        | %{prompt}: prompts/NCD956_reply.j2\n"
+    "        | %{body_faculty}: llm\n"
+    "    <- {message}<:{1}>\n"
+    "        | %{literal_value}: \"the printer is broken\"\n"
+    "\n"
+    "/: where prompts/NCD956_reply.j2 holds `Reply to {{ input_1 }} {% if %}` (an `if` without a condition)\n",
+    fix="Fix the jinja syntax (`{% if input_1 %}…{% endif %}`), or, for a prompt written for the reference "
+    "(`$input_1`, literal `{%(…)}`), give the file a non-jinja extension: `prompts/NCD956_reply.md`.",
+)
+
+DOCS["NCD935"] = RuleDoc(
+    what="A concept named as an operand — `%>`/`%<` of `$=`, `$.`, `$+`, `$-`, a grouping source, a "
+    "`%{value_order}` or `%{assign_sources}` entry — that no sibling `<-`/`<*` line declares (except the "
+    "inference's own result as a `$.` `%>` or an in-place `$+` destination; loop operands are NCD502-NCD504 and "
+    "gate conditions NCD924). It replaces the retired NCD302 (FIDELITY §4). Reported on the operand.",
+    why="The compiler adds the operand to the inference's `value_concepts` so that the operation waits for it (a "
+    "grouping keeps exactly its `%>` sources in `%>` order; other operations get it after the declared children); "
+    "tools that read only declared lines, like the reference runtime, would run the operation without it.",
+    bad=":<:{report}\n    <= ::(write a report on {1} and {2})\n        | %{python}: r.py:write\n"
+    "    <- {news}<:{2}>\n        | %{literal_value}: \"calm\"\n    <- [bundle]<:{1}>\n"
+    "        <= &[{}] %>[{prices}, {news}]\n        <- {prices}\n            | %{literal_value}: \"up\"\n",
+    fix=":<:{report}\n    <= ::(write a report on {1})\n        | %{python}: r.py:write\n    <- [bundle]<:{1}>\n"
+    "        <= &[{}] %>[{prices}, {news}]\n        <- {prices}\n            | %{literal_value}: \"up\"\n"
+    "        <- {news}\n            | %{literal_value}: \"calm\"\n",
+)
+
+DOCS["NCD928"] = RuleDoc(
+    what="A timing operator (`@:'`, `@:!`, `@.`) written as the function of a value concept P (FIDELITY §3.11; "
+    "it replaces the retired NCD207). It is compiled as the selection `$. %>(P) %<[C1, …, Ck]` over P's other "
+    "`<-` children, gated by the timing line. Reported on the timing line.",
+    why="P is the first non-Skip candidate when the gate passes, and Skip when it does not; the written form hides "
+    "that a selection happens, and tools that do not desugar it (the reference) never give P a value.",
+    bad=":<:{final output}\n    <= @:'(<validation passed>)\n    <- {validated output}\n"
+    "        | %{literal_value}: \"v\"\n    <- <validation passed>\n        | %{literal_value}: true\n",
+    fix=":<:{final output}\n    <= $. %>({validated output})\n        <= @:'(<validation passed>)\n"
+    "        <* <validation passed>\n    <- {validated output}\n        | %{literal_value}: \"v\"\n"
+    "    <- <validation passed>\n        | %{literal_value}: true\n",
 )

@@ -49,7 +49,6 @@ def _swap(text: str, old: str, new: str) -> str:
     assert old in text, old
     return text.replace(old, new)
 
-
 DOCS["NCD501"] = RuleDoc(
     what="A `*.` loop line without children, whose first child is not the body selector `<= $. %>(R)`, or whose "
     "other children are not `<-` lines (LANGUAGE.md §5.1 rule 3). Reported on the `*.` line. (A `*.` line that is "
@@ -75,9 +74,10 @@ DOCS["NCD502"] = RuleDoc(
 )
 
 DOCS["NCD503"] = RuleDoc(
-    what="A loop without exactly one element declaration `<* {x}<$(B)*>` beside the `*.` line, or whose declaration "
-    "names another collection than the base `B`, or whose `%:` operand does not name the declared element. "
-    "Reported on the `*.` line when the declaration is missing or `%:` differs, else on the offending `<*` line.",
+    what="A loop without exactly one declaration of its element on its base `B`: a `<*` line `<* {x}<$(B)*>` "
+    "beside the `*.` line, or the inline form `%>(B<$({x})*>)` (NCD917), or both naming the same `{x}`; or a "
+    "declaration on another collection. The `%:` operand is the loop axis and is not compared with the element "
+    "(FIDELITY §2). Reported on the `*.` line when the declaration is missing, else on the offending `<*` line.",
     why="The body reads the current element by name; without the declaration nothing provides it, so the body "
     "never becomes ready and the run deadlocks.",
     bad=_swap(_LOOP, "        <* {draft}<$([drafts])*>\n", ""),
@@ -136,7 +136,9 @@ DOCS["NCD506"] = RuleDoc(
 DOCS["NCD507"] = RuleDoc(
     what="A carried reference `X*-N` used outside a loop body, or inside a body whose loop does not declare it "
     "(`<* X*-N` or `<* {x}<$(X)*-N>` beside the `*.` line); a carried-element declaration outside a loop; a `%^` "
-    "entry of `*.` that no `<*` line declares. Reported at the reference, the declaration or the `%^` entry.",
+    "entry of `*.` that contradicts a `<*` declaration (same X, other N; the message shows the entry as a carried "
+    "name such as `{total}*-1`). A `%^` entry without any `<*` declaration is compiled as one (NCD917, FIDELITY "
+    "§3.6). Reported at the reference, the declaration or the `%^` entry.",
     why="Only a loop provides previous-iteration values; anywhere else the name refers to nothing and the "
     "inference waits forever (or reads the inputs file).",
     bad=_swap(_CARRIED, "        <* {note}*-1\n", ""),
@@ -182,8 +184,10 @@ _ACCUMULATE = """\
 """
 
 DOCS["NCD510"] = RuleDoc(
-    what="A `$+` inside a loop body whose destination is also produced by another (non-`$+`) inference inside the "
-    "same body, or carries `%{is_invariant}: false`. Reported at the `$+` `%>` operand.",
+    what="An in-place `$+` (its result line names the destination) inside a loop body whose destination is also "
+    "produced by another (non-`$+`) inference inside the same body, or carries `%{is_invariant}: false`. A "
+    "functional `$+` (result named otherwise) is never NCD510 (erratum E11; see NCD955). Reported at the `$+` "
+    "`%>` operand.",
     why="Concepts produced in the body are reset and recomputed every iteration, so the accumulation restarts each "
     "time and only the last item survives.",
     bad=_swap(
@@ -265,4 +269,19 @@ DOCS["NCD952"] = RuleDoc(
     bad=_swap(_swap(_swap(_CARRIED, "<- {note}*-1<:{2}>", "<- {total}*-1<:{2}>"), "<- {note}*0", "<- {total}*0"),
               "<* {note}*-1", "<* {total}*-1"),
     fix=_CARRIED,
+)
+
+DOCS["NCD955"] = RuleDoc(
+    what="A functional `$+` (its result line names another concept than the destination) inside a loop body whose "
+    "destination is neither produced in that body nor provided by the loop (its element or a carried value). "
+    "FIDELITY §3.3; the retired NCD213 rejected every such `$+`. Reported on the result line.",
+    why="Every iteration computes the same unchanged destination plus its item: nothing accumulates.",
+    bad=":<:[all lists]\n    <= *. %>([items]) %<({longer list}) %:({item}) %@(1)\n        <= $. %>({longer list})\n"
+    "        <- {longer list}\n            <= $+ %>({seen}) %<({item}) %:({item})\n            <- {seen}\n"
+    "            <- {item}\n    <- [items]\n        | %{literal_value}: [\"a\", \"b\"]\n"
+    "        | %{ref_axes}: [item]\n    <- {seen}\n        | %{literal_value}: []\n    <* {item}<$([items])*>\n",
+    fix=":<:[all lists]\n    <= *. %>([items]) %<({seen}) %:({item}) %@(1)\n        <= $. %>({seen})\n"
+    "        <- {seen}\n            <= $+ %>({seen}) %<({item}) %:({item})\n            <- {item}\n"
+    "    <- [items]\n        | %{literal_value}: [\"a\", \"b\"]\n        | %{ref_axes}: [item]\n"
+    "    <- {seen}\n        | %{literal_value}: []\n    <* {item}<$([items])*>\n",
 )

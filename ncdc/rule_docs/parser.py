@@ -91,8 +91,9 @@ DOCS["NCD112"] = RuleDoc(
 )
 
 DOCS["NCD113"] = RuleDoc(
-    what="Draft-format (unformalized) content: a `<^` line, or a value or root payload that does not start with "
-    "a bracket. Reported on the line.",
+    what="Draft-format (unformalized) content: a `<^` line, a value or root payload that does not start with "
+    "a bracket, or a `<=` payload of prose (starting with a letter). Reported on the line. A `.ncds` draft file "
+    "named explicitly is reported once, at 1:1, and not parsed (FIDELITY §3.15).",
     why="The payload names no concept, so there is nothing to compile; the step only exists as prose.",
     bad=":<:{summary}\n    <= ::(summarize {1})\n    <- current draft content<:{1}>\n",
     fix=":<:{summary}\n    <= ::(summarize {1})\n    <- {current draft content}<:{1}>\n",
@@ -109,16 +110,14 @@ DOCS["NCD114"] = RuleDoc(
 )
 
 DOCS["NCD115"] = RuleDoc(
-    what="A truth assertion after a judgement that does not follow the assertion grammar (quantifier, optional "
-    "concept, truth word). Reported at the assertion's `<`.",
+    what="A truth assertion after a judgement that does not follow the assertion grammar (FIDELITY §3.8: clauses, "
+    "an optional `is`, an optional condition word or number — `<ALL True>`, `<EXISTS>`, `<ANY 0>`, `<ALL is>` — or "
+    "the condition first, `<true for each {x}>`; a missing condition means `True`). Reported at the assertion's "
+    "`<`.",
     why="The quantifiers cannot be derived: the judgement's truth mask never matches, so every branch gated on "
     "it would be skipped.",
-    bad=":<:{decision}\n    <= ::(decide on {1})\n        <= @:'(<ticket is valid>)\n        <* <ticket is valid>\n"
-    "    <- {ticket}<:{1}>\n    <- <ticket is valid>\n        <= ::(check {1})<EVERY Yes maybe>\n"
-    "        <- {ticket}<:{1}>\n",
-    fix=":<:{decision}\n    <= ::(decide on {1})\n        <= @:'(<ticket is valid>)\n        <* <ticket is valid>\n"
-    "    <- {ticket}<:{1}>\n    <- <ticket is valid>\n        <= ::(check {1})<ALL True>\n"
-    "        <- {ticket}<:{1}>\n",
+    bad=":<:<ticket is valid>\n    <= ::(check {1})<ALL 0 1>\n    <- {ticket}<:{1}>\n",
+    fix=":<:<ticket is valid>\n    <= ::(check {1})<ANY 0>\n    <- {ticket}<:{1}>\n",
 )
 
 DOCS["NCD116"] = RuleDoc(
@@ -134,8 +133,9 @@ DOCS["NCD116"] = RuleDoc(
 
 DOCS["NCD117"] = RuleDoc(
     what="A modifier argument of the wrong form for its operator: `%@` not a positive integer, `%-` not a list of "
-    "lists, an unknown `%^` selector of `$-`, or a list where one concept is required (`$. %>[...]`). Reported "
-    "on the modifier.",
+    "lists, an unknown `%^` selector of `$-`, a list where one concept is required (`$. %>[...]`), a `%:` item "
+    "that is not an axis name (`%:([{a}, [b]])`: write `%:[a, b]`), or more `%:` names than a `$%` face value "
+    "has nesting levels (`$% %>([1, 2]) %:[a, b]`: write `%:[a]`). Reported on the modifier.",
     why="The working interpretation would carry a value the runtime cannot interpret, so the operation fails or "
     "reads the wrong concept.",
     bad=":<:{x}\n    <= $. %>[{a}, {b}]\n    <- {a}\n    <- {b}\n",
@@ -206,8 +206,10 @@ DOCS["NCD125"] = RuleDoc(
 )
 
 DOCS["NCD126"] = RuleDoc(
-    what="A legacy norm written in braces right after the agent: `::{%(direct)}(...)`, `:>:{name}?()`. Reported "
-    "at the braces; the message names the `%{norm_input}` annotation.",
+    what="A legacy `%`-norm written in braces right after an agent: `::{%(direct)}(...)`, "
+    "`:Planner:{%(composition)}(...)`, or the query form `:>:{name}?()`. Reported at the agent; the message names the "
+    "`%{norm_input}` annotation. (A plain `{norm}` such as `::{paradigm}(...)` is informational and accepted, "
+    "FIDELITY §3.4.)",
     why=_LEGACY_WHY + "The braces chose the executor, which now comes from annotations only.",
     bad=":<:{translation}\n    <= ::{%(direct)}(translate {1})\n    <- {text}<:{1}>\n",
     fix=":<:{translation}\n    <= ::(translate {1})\n        | %{norm_input}: v_PromptLocation-h_Literal-c_GenerateThinkJson-o_Literal\n"
@@ -222,13 +224,26 @@ DOCS["NCD127"] = RuleDoc(
 )
 
 DOCS["NCD128"] = RuleDoc(
-    what="A legacy tag, binding, placeholder or query suffix: `<$(X)%_>`, `<$={N}>`, `<*N>` carries, named "
+    what="A legacy tag, binding, placeholder or query suffix: `<$(X)%_>`, `<$=>`, `<${_}=>`, `<*N>` carries, named "
     "bindings `<:{prompt}>`, rest placeholders `{2+}`, a `?` after a concept. Reported at the legacy token; the "
-    "message names the current form (`<$(X)%>`, `<$(X)=>`, positional `<:{N}>`, no `?`).",
+    "message names the current form (`<$(X)%>`, `<$(X)=>`, positional `<:{N}>`, no `?`). (`<$={N}>` with a number is "
+    "an accepted alias of `<$({N})=>`, NCD917.)",
     why=_LEGACY_WHY + "A query mark, for example, was read as part of the name by some tools, so the concept never "
     "matched its producer.",
     bad=":<:{sum}?\n    <= ::(add {1} and {2})\n    <- {a}<:{1}>\n    <- {b}<:{2}>\n",
     fix=":<:{sum}\n    <= ::(add {1} and {2})\n    <- {a}<:{1}>\n    <- {b}<:{2}>\n",
+)
+
+DOCS["NCD129"] = RuleDoc(
+    what="A functional type symbol used as the operation: `<= <{text}>` or `<= ({text})`. Reported at the `<=` "
+    "payload's first character; the message names the current form: `::(text)<ALL True>` for the judgement "
+    "symbol (choose the truth assertion), `::(text)` for the imperative one.",
+    why="No operation is defined: the symbols only name concept types, so nothing would compute the value (the "
+    "reference parser cannot compile it either).",
+    bad=":<:<validation passed>\n    <= <{output meets requirements}>\n    <- {draft output}\n"
+    "        | %{literal_value}: \"d\"\n",
+    fix=":<:<validation passed>\n    <= ::(output meets requirements)<ALL True>\n        | %{python}: checks.py:meets\n"
+    "    <- {draft output}\n        | %{literal_value}: \"d\"\n",
 )
 
 DOCS["NCD130"] = RuleDoc(
@@ -295,15 +310,6 @@ DOCS["NCD206"] = RuleDoc(
     fix=":<:{x}\n    <= ::(f {1})\n    <- {a}<:{1}>\n",
 )
 
-DOCS["NCD207"] = RuleDoc(
-    what="A timing operator (`@:'`, `@:!`, `@.`) used directly as the function of a value concept. Reported on "
-    "the timing line.",
-    why="A timing inference infers no value; it only decides whether the operation it guards may run. The value "
-    "concept would never receive a value and its consumers would deadlock.",
-    bad=":<:{draft}\n    <= @:'(<approved>)\n    <* <approved>\n",
-    fix=":<:{draft}\n    <= ::(write the draft)\n        <= @:'(<approved>)\n        <* <approved>\n",
-)
-
 DOCS["NCD208"] = RuleDoc(
     what="A `<=` line with children that is neither a gate head (first child a timing line, the others naming "
     "only the condition) nor a `*.` loop, for example a `$.` with `<-` children outside a loop. Reported on the "
@@ -324,15 +330,6 @@ DOCS["NCD212"] = RuleDoc(
     "    <- {new message}\n",
 )
 
-DOCS["NCD213"] = RuleDoc(
-    what="A `$+` inference whose result line has a different core than its `%>` destination. Reported on the "
-    "result line.",
-    why="The append happens in place on the destination; a differently named result never receives a value, so "
-    "its consumers wait forever.",
-    bad=":<:[all messages]\n    <= $+ %>([messages]) %<({m}) %:({message})\n    <- [messages]\n    <- {m}\n",
-    fix=":<:[messages]\n    <= $+ %>([messages]) %<({m}) %:({message})\n    <- [messages]\n"
-    "    <- {m}\n",
-)
 
 # ---------------------------------------------------------------------------------------------------------------
 # NCD910-NCD916 — annotations; NCD920-NCD922 — root and cross-checked tags
@@ -397,8 +394,24 @@ DOCS["NCD916"] = RuleDoc(
     fix=":<:{summary}\n    <= ::(summarize {1})\n        | %{v_input_provision}: prompts/a.md\n    <- {notes}<:{1}>\n",
 )
 
+DOCS["NCD917"] = RuleDoc(
+    what="An accepted spelling that is not the preferred form; it is compiled as the preferred form, which the "
+    "message names: `<$={N}>` (→ `<$({N})=>`), a `$.` `%<` entry naming the inference's own result (dropped), "
+    "`$+` operands written swapped (→ `$+ %>(dest) %<(item)`), a carried name listed only in `%^` (→ a `<* X*-N` "
+    "line), the inline element `%>(B<$({x})*>)` as the only declaration (→ `<* {x}<$(B)*>`), and `$-` with "
+    "`%@(N)`, `%<` naming its result or no `%>` (→ `$- %>(S) %^(<$*N>)`). Reported at the construct.",
+    why="None at run time: the step is compiled exactly as the preferred form. Tools that only know the preferred "
+    "form (and readers) may misread the written one; the function concept's name is the preferred form's.",
+    bad=":<:{selected item}\n    <= $- %<({selected item}) %@(0)\n    <- [items]\n"
+    "        | %{literal_value}: [\"a\", \"b\"]\n",
+    fix=":<:{selected item}\n    <= $- %>([items]) %^(<$*0>)\n    <- [items]\n"
+    "        | %{literal_value}: [\"a\", \"b\"]\n",
+)
+
 DOCS["NCD920"] = RuleDoc(
-    what="The root (depth-0) concept line written with `<-` or `<*` instead of `:<:`. Reported on the root.",
+    what="The root (depth-0) concept line written with `<-` or `<*` instead of `:<:`, or without a marker (a first "
+    "line such as `{updated list}` at column 1 followed by a `<=` line one level deeper, FIDELITY §6.1). Reported on "
+    "the root.",
     why="None: it is accepted and treated as `:<:`; the marker makes the plan output explicit to readers and tools.",
     bad="<- {summary}\n    <= ::(summarize {1})\n    <- {notes}<:{1}>\n",
     fix=":<:{summary}\n    <= ::(summarize {1})\n    <- {notes}<:{1}>\n",
@@ -439,7 +452,7 @@ DOCS["NCD991"] = RuleDoc(
     what="A suppression entry that names an error code or an unknown code; only warnings and infos (NCD9xx) can "
     "be suppressed. Reported at the entry.",
     why="It has no effect: errors are never suppressed, so the author's intent is not what happens.",
-    bad=":<:{summary}\n    <= ::(summarize {1})\n    <- {notes}<:{1}> | ?{ncdc}: ignore[NCD302]\n",
-    fix="Fix the plan instead of suppressing the error (or use `ncdc check --ignore NCD302` for a one-off\n"
+    bad=":<:{summary}\n    <= ::(summarize {1})\n    <- {notes}<:{1}> | ?{ncdc}: ignore[NCD301]\n",
+    fix="Fix the plan instead of suppressing the error (or use `ncdc check --ignore NCD301` for a one-off\n"
     "run), and remove the entry:\n\n:<:{summary}\n    <= ::(summarize {1})\n    <- {notes}<:{1}>\n",
 )

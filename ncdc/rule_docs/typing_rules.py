@@ -40,21 +40,14 @@ DOCS["NCD403"] = RuleDoc(
 )
 
 DOCS["NCD404"] = RuleDoc(
-    what="A `*.` loop whose base (`%>` operand) is a proposition, or is declared `%{ref_axes}: [_none_axis]`. "
-    "Reported at the `%>` operand.",
-    why="The loop would run once over the whole value (or over a truth value) instead of once per element.",
-    bad="<- [notes]\n    <= *. %>({draft}) %<({note}) %:({part}) %@(1)\n        …\n    <- {draft}\n"
-    "        | %{ref_axes}: [_none_axis]",
-    fix="Loop over a relation (`[drafts]`) or declare the base's axis: `| %{ref_axes}: [part]`.",
-)
-
-DOCS["NCD405"] = RuleDoc(
-    what="A judgement (a semantic operation with a truth assertion such as `<ALL True>`) whose result is an "
-    "object or relation rather than a proposition. Reported at the result (cti) line.",
-    why="Judgements yield truth values and are what gates consume; a `{…}`/`[…]` name hands booleans to consumers "
-    "that expect entities and hides the condition from gates.",
-    bad="<- {spam check}\n    <= ::(is {1} spam)<ALL True>\n    <- {ticket}<:{1}>",
-    fix="<- <ticket is spam>\n    <= ::(is {1} spam)<ALL True>\n    <- {ticket}<:{1}>",
+    what="A `*.` loop whose base (`%>` operand) is a proposition (FIDELITY §1: a base declared `[_none_axis]` is "
+    "NCD947). Reported at the `%>` operand.",
+    why="A truth value has no items: the loop would run once over a boolean.",
+    bad=":<:[notes]\n    <= *. %>(<ready>) %<({note}) %@(1)\n        <= $. %>({note})\n        <- {note}\n"
+    "            <= ::(write a note about {1})\n                | %{python}: notes.py:note\n"
+    "            <- {part}<:{1}>\n    <- <ready>\n        | %{literal_value}: true\n    <* {part}<$(<ready>)*>\n",
+    fix="Loop over a relation (`[drafts]`) or an object holding a collection: `*. %>([drafts]) …` with "
+    "`<* {part}<$([drafts])*>`.",
 )
 
 DOCS["NCD406"] = RuleDoc(
@@ -145,14 +138,17 @@ DOCS["NCD943"] = RuleDoc(
 )
 
 DOCS["NCD944"] = RuleDoc(
-    what="A concept kind unusual for the operation: an imperative inferring a proposition, or a grouping or loop "
-    "inferring a non-relation without a declared non-singleton axis (no `%{ref_axes}` other than "
-    "`[_none_axis]`, and no `%+`). Reported at the result (cti) line.",
-    why="Downstream gates and loops see unexpected shapes: a proposition with no truth value, or a collection "
-    "named and declared as a single value.",
-    bad="<- {all notes}\n    <= &[#] %>[{a}, {b}]\n    <- {a}\n    <- {b}",
-    fix="<- [all notes]\n    <= &[#] %>[{a}, {b}]\n    <- {a}\n    <- {b}\n"
-    "(or keep `{all notes}` and declare `| %{ref_axes}: [note]`)",
+    what="A concept kind unusual for the operation: an imperative inferring a proposition, a judgement inferring "
+    "an object or a relation (FIDELITY §3.12; this replaces the retired NCD405), or a loop inferring a "
+    "non-relation without a declared non-singleton axis (no `%{ref_axes}` other than `[_none_axis]`, and no "
+    "`%+`). A grouping without `%+` yields one element holding its list or object by design and is not reported "
+    "(FIDELITY §5). Reported at the result (cti) line.",
+    why="Downstream gates and loops see unexpected shapes: a proposition with no truth value, a truth value under "
+    "an entity's name (gates need propositions, NCD401), or a collection named and declared as a single value.",
+    bad=":<:{reply}\n    <= ::(post the reply)\n        | %{python}: reply.py:post\n    <- {spam check}\n"
+    "        <= ::(is the ticket spam)<ALL True>\n            | %{python}: reply.py:spam\n",
+    fix=":<:{reply}\n    <= ::(post the reply)\n        | %{python}: reply.py:post\n    <- <ticket is spam>\n"
+    "        <= ::(is the ticket spam)<ALL True>\n            | %{python}: reply.py:spam\n",
 )
 
 DOCS["NCD945"] = RuleDoc(
@@ -177,11 +173,20 @@ DOCS["NCD946"] = RuleDoc(
 )
 
 DOCS["NCD947"] = RuleDoc(
-    what="A `*.` loop whose base is an object `{…}` with no `%{ref_axes}` declaration. Reported at the `%>` "
-    "operand.",
-    why="Whether the base is a collection is unknown until run time; a singleton would make the loop run once.",
-    bad="<- [notes]\n    <= *. %>({chapters}) %<({note}) %:({chapter}) %@(1)\n        …\n    <- {chapters}",
-    fix="Declare its axes on the base line (`| %{ref_axes}: [chapter]`) or name it as a relation `[chapters]`.",
+    what="A `*.` loop whose base is an object `{…}` with no `%{ref_axes}` declaration, or any base declared "
+    "exactly `[_none_axis]` (reported at the `%>` operand); or a `%:` operand that is not a declared axis of a "
+    "base that declares axes (erratum E17; reported at the `%:` operand). A `%:` naming the loop's element (the "
+    "older name-the-element spelling) is not reported.",
+    why="A single value is iterated over its items when it is a list, else once (RUNTIME §5.4); whether that is "
+    "the intent is unknown until run time. A mistyped loop axis silently falls back to the base's first axis.",
+    bad=":<:[notes]\n    <= *. %>([drafts]) %<({note}) %:(colum) %@(1)\n        <= $. %>({note})\n"
+    "        <- {note}\n            <= ::(write a note about {1})\n                | %{python}: notes.py:note\n"
+    "            <- {part}<:{1}>\n    <- [drafts]\n        | %{literal_value}: [\"a\", \"b\"]\n"
+    "        | %{ref_axes}: [column]\n    <* {part}<$([drafts])*>\n",
+    fix=":<:[notes]\n    <= *. %>([drafts]) %<({note}) %:(column) %@(1)\n        <= $. %>({note})\n"
+    "        <- {note}\n            <= ::(write a note about {1})\n                | %{python}: notes.py:note\n"
+    "            <- {part}<:{1}>\n    <- [drafts]\n        | %{literal_value}: [\"a\", \"b\"]\n"
+    "        | %{ref_axes}: [column]\n    <* {part}<$([drafts])*>\n",
 )
 
 DOCS["NCD948"] = RuleDoc(
@@ -198,15 +203,33 @@ DOCS["NCD948"] = RuleDoc(
 DOCS["NCD953"] = RuleDoc(
     what="An imperative or judgement for which the runtime's executor selection (RUNTIME §10.6) finds nothing: "
     "no Python binding, no built-in composition (c_ReadFile, c_ReadFileIfExists, c_WriteFile, c_PassThrough, "
-    "c_LoadParse), no LLM paradigm or prompt, yet some executor annotation is present. A `.py` provision "
-    "without `%{v_function_name}` gives no binding. Reported at the `%{norm_input}`/`%{paradigm}` annotation, "
+    "c_LoadParse), no LLM paradigm or prompt, yet some executor annotation is present. A `.py` provision binds "
+    "`%{v_function_name}`, or `main` when the paradigm's composition part contains `Execute` (FIDELITY §3.14: "
+    "the reference's script paradigms call `main`). Reported at the `%{norm_input}`/`%{paradigm}` annotation, "
     "else at the `%{v_input_provision}` annotation.",
     why="The run refuses to load the plan (a validation error naming the inference) unless `--binding` or "
     "`--replay` supplies the step.",
     bad=":<:{indicators}\n    <= ::(compute indicators from {1})\n"
-    "        | %{norm_input}: v_Script-h_Data-c_Execute-o_Normal\n"
+    "        | %{norm_input}: v_Script-h_Data-c_Transform-o_Normal\n"
     "        | %{v_input_provision}: scripts/indicators.py\n        | %{body_faculty}: python_interpreter\n"
     "    <- {prices}<:{1}>",
-    fix="Add `| %{v_function_name}: compute` (or write `| %{python}: scripts/indicators.py:compute`), or name a "
-    "built-in or LLM paradigm.",
+    fix="Add `| %{v_function_name}: compute` (or write `| %{python}: scripts/indicators.py:compute`), use a "
+    "script paradigm such as `v_Script-h_Data-c_Execute-o_Normal` (which calls `main`), or name a built-in or "
+    "LLM paradigm.",
+)
+
+DOCS["NCD954"] = RuleDoc(
+    what="A semantic operation whose result declares an axis (not `_none_axis`) that none of its inputs has, "
+    "while its paradigm's output kind is not a list kind (the last `o_` part of the paradigm contains no `List`; "
+    "no paradigm is not a list kind). FIDELITY §1; a warning by erratum E18. Reported at the result's "
+    "`%{ref_axes}` annotation.",
+    why="Each answer is one element: a list answer stays one value, whose items the declared axis only names. A "
+    "loop over it iterates the items, but a semantic consumer receives the whole list in one call, so per-item "
+    "steps downstream run once — the plan-level cause of outputs that come out all Skip.",
+    bad=":<:[lines]\n    | %{ref_axes}: [line]\n    <= ::(split {1} into lines)\n"
+    "        | %{norm_input}: v_ScriptLocation-h_Literal-c_Execute-o_Literal\n"
+    "        | %{python}: t.py:split\n    <- {text}<:{1}>\n        | %{literal_value}: \"a\\nb\"\n",
+    fix=":<:[lines]\n    | %{ref_axes}: [line]\n    <= ::(split {1} into lines)\n"
+    "        | %{norm_input}: v_ScriptLocation-h_Literal-c_Execute-o_ListLiteral\n"
+    "        | %{python}: t.py:split\n    <- {text}<:{1}>\n        | %{literal_value}: \"a\\nb\"\n",
 )

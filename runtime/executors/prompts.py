@@ -3,6 +3,11 @@
 The template is the function concept's ``prompt_location`` sign (``%{prompt}`` or the provision), confined to the
 plan directory (§11), else the built-in default template. Input texts reach the model only as variables and
 delimited ``<input_N>`` blocks; they are never spliced into the instruction.
+
+Two template languages (issue 14, item 4): a ``.j2``/``.jinja`` file (and the built-in default) is a jinja2
+template rendered in a sandbox; any other prompt file (``.md``, ``.txt``, …) is written the way the reference
+writes prompts and only gets ``$``-placeholders substituted (``DollarTemplate``), so ``{%(x)}`` or ``{{ }}`` in it
+stay literal text.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from runtime.executors.answers import describe
 from runtime.load import confine
 from runtime.reference import parse_sign
 from runtime.sequences import StepFailure
+from runtime.sequences.semantic import ordered_inputs
 
 DEFAULT_TEMPLATE_VERSION = "1"
 DEFAULT_TEMPLATE = "default.j2"
@@ -33,6 +39,12 @@ _PLACEHOLDER = re.compile(r"\{(\d+)\}")
 _LEFTOVER = re.compile(r"\$\{input_(\d+)\}|\$input_(\d+)(?![0-9A-Za-z_])")
 _INPUT_VARS = re.compile(r"input_\d+|inputs|input_blocks|values|ncd_input_text")
 _LEFTOVER_FN = "ncd_input_text"
+JINJA_SUFFIXES = (".j2", ".jinja")  # jinja2 prompt files (ncdc/checks/graph_prompts.py splits the same way)
+# string.Template's syntax: `$$`, `$identifier`, `${…}`. The braced form also takes a concept's bare name with
+# spaces (`${document summary}`), which string.Template's identifier pattern would leave as written.
+_DOLLAR = re.compile(r"\$(?:(?P<escaped>\$)|(?P<named>[A-Za-z_][A-Za-z0-9_]*)|\{(?P<braced>[^{}\n]+)\})")
+_DOLLAR_INPUT = re.compile(r"input_(\d+)")
+_DOLLAR_VARS = ("input_blocks", "instruction", "concept_to_infer", "answer_format")
 
 
 @dataclass(frozen=True)
@@ -41,9 +53,74 @@ class PromptTemplate:
 
     origin: str              # the plan-relative path, or "default.j2 (built-in, version N)"
     sha256: str
-    template: Any            # jinja2.Template
+    template: Any            # jinja2.Template (None for a `$` prompt file)
     uses_inputs: bool        # the template places the inputs itself
     uses_format: bool        # the template states the answer format itself
+    dollar: "DollarTemplate | None" = None  # a non-jinja prompt file: `$`-placeholders only (then template is None)
+
+
+@dataclass(frozen=True)
+class DollarTemplate:
+    """A prompt file as the reference writes it: text with ``$``-placeholders, substituted in one pass.
+
+    Semantics of ``string.Template.safe_substitute``: ``$input_N``/``${input_N}`` is the text form of input N in
+    value order; ``$name``/``${name}`` is the input whose concept's bare name (outer brackets removed; whitespace
+    runs may be written ``_``) is ``name``, the first in value order; ``$input_blocks``, ``$instruction``,
+    ``$concept_to_infer`` and ``$answer_format`` are the §10.2 variables of the same names; ``$$`` is a literal
+    ``$``; any other ``$`` text (an unknown name, ``$5``) stays as written. One pass over the file's text, so an
+    input whose text contains ``$input_2`` is never expanded.
+    """
+
+    source: str
+    names: tuple[str, ...]   # the input concepts in value order
+
+    def lookup(self, key: str) -> int | str | None:
+        """Input number (1-based) or variable name a placeholder stands for, or None (left as written)."""
+        m = _DOLLAR_INPUT.fullmatch(key)
+        if m is not None:
+            n = int(m.group(1))
+            return n if 1 <= n <= len(self.names) else None
+        for position, name in enumerate(self.names, 1):
+            if key in _bare_names(name):
+                return position
+        return key if key in _DOLLAR_VARS else None
+
+    def placeholders(self) -> list[int | str]:
+        """What the file's placeholders stand for (decides whether input blocks / the format are appended)."""
+        found = []
+        for m in _DOLLAR.finditer(self.source):
+            key = m.group("named") or m.group("braced")
+            target = self.lookup(key.strip()) if key else None
+            if target is not None:
+                found.append(target)
+        return found
+
+    def render(self, texts: list[str], variables: dict[str, str]) -> str:
+        def substitute(m: re.Match[str]) -> str:
+            if m.group("escaped"):
+                return "$"
+            key = m.group("named") or m.group("braced")
+            target = self.lookup(key.strip())
+            if isinstance(target, int):
+                return texts[target - 1] if target <= len(texts) else m.group(0)
+            if isinstance(target, str):
+                return variables[target]
+            return m.group(0)
+
+        return _DOLLAR.sub(substitute, self.source)
+
+
+def _bare_names(concept: str) -> set[str]:
+    """The spellings a `$` placeholder may use for a concept: its bare name, and that name with `_` for spaces."""
+    bare = concept.strip()
+    if len(bare) >= 2 and bare[0] + bare[-1] in ("{}", "[]", "<>"):
+        bare = bare[1:-1].strip()
+    return {bare, "_".join(bare.split())}
+
+
+def is_jinja_path(path: str) -> bool:
+    """Whether a prompt file is a jinja2 template (by its suffix); every other prompt file is a `$` template."""
+    return path.lower().endswith(JINJA_SUFFIXES)
 
 
 @dataclass(frozen=True)
@@ -114,7 +191,9 @@ def template_path(plan: Any, inf: dict[str, Any]) -> str | None:
 
 
 def load_template(plan: Any, inf: dict[str, Any], allow: tuple[Path, ...] = ()) -> PromptTemplate:
-    """The inference's template: its ``prompt_location`` file, confined (§11), else the default template."""
+    """The inference's template: its ``prompt_location`` file, confined (§11), else the default template.
+
+    A ``.j2``/``.jinja`` file is compiled by jinja2; any other file is a ``$`` template (``DollarTemplate``)."""
     rel = template_path(plan, inf)
     if rel is None:
         return default_template()
@@ -129,7 +208,13 @@ def load_template(plan: Any, inf: dict[str, Any], allow: tuple[Path, ...] = ()) 
         raise StepFailure("executor_error", f"cannot read prompt template {rel}: {exc.strerror or exc}") from None
     except UnicodeDecodeError as exc:
         raise StepFailure("executor_error", f"prompt template {rel} is not UTF-8: {exc}") from None
-    return _compile(source, rel, hashlib.sha256(data).hexdigest())
+    digest = hashlib.sha256(data).hexdigest()  # the replay key covers the file's bytes, whichever language
+    if is_jinja_path(rel):
+        return _compile(source, rel, digest)
+    dollar = DollarTemplate(source, tuple(ordered_inputs(inf)))
+    used = dollar.placeholders()
+    return PromptTemplate(rel, digest, None, any(isinstance(t, int) or t == "input_blocks" for t in used),
+                          "answer_format" in used, dollar)
 
 
 def functional_body(concept: dict[str, Any]) -> str:
@@ -151,6 +236,10 @@ def functional_body(concept: dict[str, Any]) -> str:
 def instruction_text(plan: Any, inf: dict[str, Any]) -> str:
     """The functional body with `{N}` → `[input N]` and instance markers removed (§10.2)."""
     body = functional_body(plan.concepts[inf["function_concept"]])
+    result_slot = (inf.get("working_interpretation") or {}).get("output_placeholder")
+    if isinstance(result_slot, int):
+        # FIDELITY §6.2, E15: the output placement's placeholder names the result, not an input.
+        body = body.replace(f"{{{result_slot}}}", "[result]")
     return " ".join(_PLACEHOLDER.sub(r"[input \1]", _INSTANCE.sub("", body)).split())
 
 
@@ -178,7 +267,10 @@ def render_prompt(tpl: PromptTemplate, plan: Any, inf: dict[str, Any], args: lis
                      concept_to_infer=inf["concept_to_infer"], answer_format=answer_format,
                      json_mode=json_mode, **{_LEFTOVER_FN: leftover})
     try:
-        user = tpl.template.render(variables)
+        if tpl.dollar is not None:
+            user = tpl.dollar.render(texts, {k: str(variables[k]) for k in _DOLLAR_VARS})
+        else:
+            user = tpl.template.render(variables)
     except TemplateError as exc:  # SecurityError, UndefinedError, …: the author's template is at fault
         raise StepFailure("executor_error", f"prompt template {tpl.origin}: {type(exc).__name__}: {exc}") from None
     except Exception as exc:  # noqa: BLE001 - a filter raising on the data, e.g. `{{ input_1 | int + 'x' }}`

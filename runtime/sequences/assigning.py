@@ -25,6 +25,9 @@ def run(inf: dict[str, Any], view: View) -> Outcome:
             by_axes = syntax.get("by_axes") or []
             if dest is not None and not dest.has_value() and dest.axes == (NONE_AXIS,):
                 dest = None
+            if dest is not None and dest.axes == (NONE_AXIS,) and isinstance(dest.cells()[0], list):
+                # E10: a destination that is one list value grows inside: the item's leaves join that list
+                return Outcome(Reference.singleton(dest.cells()[0] + item.leaves()))
             axis = by_axes[0] if by_axes else (dest.axes[0] if dest is not None else NONE_AXIS)
             return Outcome(append(dest, item, axis))
         if marker == "-":
@@ -36,7 +39,9 @@ def run(inf: dict[str, Any], view: View) -> Outcome:
 
 
 def abstraction(face: Any, axes: list[str]) -> Reference:
-    if isinstance(face, str) or parse_sign(face) is not None or not isinstance(face, list):
+    """`$%` (RT§5.1 as amended by FIDELITY §5): a sign, a string or a ``["_none_axis"]`` layout is one element
+    holding the face value; a list is laid out along the named axes."""
+    if isinstance(face, str) or parse_sign(face) is not None or not isinstance(face, list) or axes == [NONE_AXIS]:
         return Reference.singleton(face) if axes == [NONE_AXIS] else from_data([face], axes)
     return from_data(face, axes)
 

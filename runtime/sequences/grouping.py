@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from runtime.reference import Reference, ReferenceModelError, Skip, align
+from runtime.reference import NONE_AXIS, Reference, ReferenceModelError, Skip, align
 from runtime.sequences import Outcome, StepFailure, View
 
 
@@ -20,7 +20,13 @@ def run(inf: dict[str, Any], view: View) -> Outcome:
 def group(syntax: dict[str, Any], view: View) -> Reference:
     marker = syntax["marker"]
     sources = syntax["sources"]
-    by_axes = syntax.get("by_axes") or [[] for _ in sources]
+    by_axes = syntax.get("by_axes")
+    if by_axes is None and "by_axis_concepts" in syntax:
+        # legacy mode (§5.2, foreign repositories): collapse the axes the named context concepts have
+        legacy = [a for n in syntax["by_axis_concepts"] if (r := view.get(n)) is not None for a in r.axes
+                  if a != NONE_AXIS]
+        by_axes = [legacy for _ in sources]
+    by_axes = by_axes or [[] for _ in sources]
     protect = set(syntax.get("protect_axes") or [])
     create = syntax.get("create_axis")
     names: list[str] = []

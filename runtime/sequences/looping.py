@@ -8,21 +8,47 @@ from __future__ import annotations
 
 from typing import Any
 
-from runtime.reference import NONE_AXIS, Reference, ReferenceModelError, SkipType, stack
+from runtime.reference import NONE_AXIS, Reference, ReferenceModelError, Skip, SkipType, stack
 from runtime.sequences import StepFailure
 
 
 def loop_axis(syntax: dict[str, Any], base: Reference) -> str:
+    """RT§5.4 (FIDELITY §1/§2): ``group_base`` if it is an axis of B's value, else B's first axis other than
+    ``_none_axis``; a base that is a single value (only ``_none_axis``) is iterated over its items along an axis
+    named ``group_base``."""
     group_base = syntax.get("group_base")
-    return group_base if group_base in base.axes else base.axes[0]
+    if group_base in base.axes:
+        return group_base
+    named = [a for a in base.axes if a != NONE_AXIS]
+    if named:
+        return named[0]
+    return group_base or NONE_AXIS
+
+
+def _single(base: Reference, axis: str) -> bool:
+    """True when the loop axis is not an axis of B's value: B is one value whose items are the positions."""
+    return axis not in base.axes and base.axes == (NONE_AXIS,) and base.shape == (1,)
 
 
 def size(base: Reference, axis: str) -> int:
-    return base.size_of(axis)
+    """B's current number of positions (re-read before each iteration, RT§5.4 step 5)."""
+    if axis in base.axes:
+        return base.size_of(axis)
+    if not _single(base, axis):
+        return 0
+    value = base.cells()[0]
+    if value is Skip:
+        return 0
+    # one level, by position, duplicates kept: an item that is itself a list is one element
+    return len(value) if isinstance(value, list) else 1
 
 
 def element(base: Reference, axis: str, position: int) -> Reference:
-    return base.slice(axis, position)
+    """The element at ``position`` as a ``_none_axis`` singleton (RT§5.4 step 1)."""
+    if axis in base.axes:
+        return base.slice(axis, position)
+    value = base.cells()[0]
+    return Reference.singleton(value[position] if isinstance(value, list) else value)
 
 
 def carried_value(history: list[Reference], iteration: int, carry_over: int,

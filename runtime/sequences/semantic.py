@@ -111,8 +111,13 @@ def run(inf: dict[str, Any], view: View, call: Call, perceive: Perceive, context
         outcome = judge(fi, out, wi.get("assertion_condition") or {})
     else:
         out_axis = wi.get("output_axis")
-        if out_axis and out_axis not in out.axes and any(isinstance(c, list) for c in out.cells()):
-            out = out.spread(out_axis)
+        # FIDELITY §1 / RT§5.5: output_axis is set only for a list-kind output; then every answer is laid along
+        # it (a list: one position per item; anything else: one position), whatever the resulting length
+        if out_axis and out_axis not in out.axes:
+            try:
+                out = out.spread(out_axis)
+            except ReferenceModelError as exc:
+                raise StepFailure(exc.kind, f"inference {fi}: {exc}") from None
         outcome = Outcome(out)
     if errors:
         outcome.meta["errors"] = errors
